@@ -1,0 +1,273 @@
+"""The narrow adapter between checks and an engine: programs of plain numbers.
+
+A check never touches a student object. It writes a *program* (make a leaf,
+apply an op, set ``out.grad``, call ``_backward``, read ``data``/``grad``) and
+hands it to an executor, which returns the reads as plain floats. The same
+program runs on the reference engine in-process (``ReferenceEngine``) and on
+student code in a sandboxed worker (``StudentEngine``), so one check can drive
+both and compare on the trusted side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import zengrad_ref
+from autograder.worker_child import run_program
+
+Operand = int | dict  # a node handle, or {"const": x}
+
+BINARY = ("add", "sub", "mul", "truediv", "pow")
+UNARY = ("neg", "exp", "log", "tanh", "relu", "sigmoid")
+
+
+def const(x: float) -> dict:
+    """An operand that is a plain Python number, e.g. the 2 in ``2 * v`` or ``v ** 2``."""
+    return {"const": x}
+
+
+@dataclass
+class Program:
+    """A straight-line script over node handles, built by checks."""
+
+    steps: list[list[Any]] = field(default_factory=list)
+    _next: int = 0
+    reads: list[str] = field(default_factory=list)  # a description of each read, for messages
+
+    def _handle(self) -> int:
+        self._next += 1
+        return self._next
+
+    def leaf(self, x: float) -> int:
+        h = self._handle()
+        self.steps.append(["leaf", h, float(x)])
+        return h
+
+    def op(self, name: str, *args: Operand) -> int:
+        h = self._handle()
+        self.steps.append(["op", h, name, list(args)])
+        return h
+
+    def set_grad(self, h: int, g: float) -> None:
+        self.steps.append(["setgrad", h, float(g)])
+
+    def local_backward(self, h: int) -> None:
+        self.steps.append(["local_backward", h])
+
+    def backward(self, h: int) -> None:
+        self.steps.append(["backward", h])
+
+    def call(self, fname: str, *args: Operand, result: bool = True) -> int | None:
+        h = self._handle() if result else None
+        self.steps.append(["call", h, fname, list(args)])
+        return h
+
+    def method(self, obj: int, name: str, *args: Operand, result: bool = True) -> int | None:
+        """``obj.name(*args)``; the result gets a handle unless ``result`` is False."""
+        h = self._handle() if result else None
+        self.steps.append(["method", h, obj, name, list(args)])
+        return h
+
+    def item(self, seq: int, index: int) -> int:
+        h = self._handle()
+        self.steps.append(["item", h, seq, index])
+        return h
+
+    def set_data_list(self, seq: int, values: Sequence[float]) -> None:
+        """Set ``.data`` of every Value in a list (e.g. a model's parameters), in order."""
+        self.steps.append(["setdata_list", seq, [float(v) for v in values]])
+
+    def read_list(self, seq: int, what: str = "") -> int:
+        """Read [(data, grad), ...] of a list of Values; returns the index of this read."""
+        self.steps.append(["read_list", seq])
+        self.reads.append(what)
+        return len(self.reads) - 1
+
+    def read_number(self, h: int, what: str = "") -> int:
+        """Read a plain number, or the ``.data`` of a Value."""
+        self.steps.append(["read_number", h])
+        self.reads.append(what)
+        return len(self.reads) - 1
+
+    def read(self, h: int, what: str = "") -> int:
+        """Read (data, grad) of a node; returns the index of this read."""
+        self.steps.append(["read", h])
+        self.reads.append(what)
+        return len(self.reads) - 1
+
+    def read_order(self, h: int, what: str = "") -> int:
+        self.steps.append(["read_order", h])
+        self.reads.append(what)
+        return len(self.reads) - 1
+
+
+@dataclass
+class Outcome:
+    """What running a program gave: the reads so far, and the error that stopped it, if any."""
+
+    reads: list[Any]
+    error: dict | None = None  # {"type", "message", "step"}
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Engine(Protocol):
+    def run(self, program: Program) -> Outcome: ...
+
+
+class ReferenceEngine:
+    """Runs programs in-process on ``zengrad_ref`` (or any namespace with a compatible ``Value``).
+
+    It uses the very interpreter the worker uses (``worker_child.run_program``),
+    so the reference and the student are driven identically.
+    """
+
+    def __init__(self, namespace: dict[str, Any] | None = None) -> None:
+        self.ns = namespace if namespace is not None else {
+            "Value": zengrad_ref.Value,
+            "topological_sort": zengrad_ref.topological_order,
+        }
+
+    def run(self, program: Program) -> Outcome:
+        reply = run_program(program.steps, self.ns)
+        return Outcome(reply["reads"], None if reply["ok"] else reply["error"])
+
+
+def run_all(engine: Engine, programs: Sequence[Program]) -> list[Outcome]:
+    return [engine.run(p) for p in programs]
+
+
+class CheckAborted(BaseException):  # noqa: N818 - BaseException so hypothesis does not shrink on it
+    """Student code hung, crashed or broke the protocol: stop this check now, do not shrink.
+
+    A BaseException on purpose: hypothesis treats ``Exception`` as a test failure
+    and would retry shrunk examples, each costing a full timeout.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass
+class CellResult:
+    index: int
+    ok: bool
+    error: dict | None = None  # {"type", "message"}
+    fatal: str = ""  # "timeout" | "crashed" | "memory" when the cell took the process down
+
+
+class StudentEngine:
+    """Student code in a sandboxed worker, executed cell by cell like the notebook.
+
+    ``advance_to(i)`` runs the student's code cells above cell ``i`` (test cells
+    excluded) so a check sees exactly the state its test cell would see in the
+    kernel. If student code hangs or kills the worker while a check runs, the
+    check is aborted and a fresh worker replays the cells that already ran.
+    A cell that hangs is skipped (like the kernel's interrupt); a cell that ends
+    the process (``os._exit``, a crash, memory) leaves every later check
+    ungraded, as a dead kernel would.
+    """
+
+    def __init__(
+        self,
+        cells: Sequence[tuple[int, str]],
+        files: dict[str, bytes] | None = None,
+        limits: Any = None,
+        cell_timeout: float = 30.0,
+        program_timeout: float = 10.0,
+    ) -> None:
+        from autograder.sandbox import Limits
+
+        self.cells = list(cells)
+        self.files = files or {}
+        self.limits = limits or Limits()
+        self.cell_timeout = cell_timeout
+        self.program_timeout = program_timeout
+        self.done: list[int] = []  # cells executed (and kept) in the current worker
+        self.results: dict[int, CellResult] = {}
+        self.fatal: CellResult | None = None
+        self._worker: Any = None
+        self.programs_run = 0
+
+    # -- worker lifecycle --------------------------------------------------
+    def _fresh_worker(self) -> Any:
+        from autograder.sandbox import Worker
+
+        if self._worker is not None:
+            self._worker.close()
+        self._worker = Worker(self.files, self.limits)
+        return self._worker
+
+    def _replay(self) -> None:
+        worker = self._fresh_worker()
+        sources = dict(self.cells)
+        if self.done:
+            worker.request(
+                {"cmd": "exec", "cells": [[i, sources[i]] for i in self.done]},
+                timeout=self.cell_timeout * len(self.done),
+            )
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
+
+    # -- notebook semantics ------------------------------------------------
+    def advance_to(self, cell_index: int) -> None:
+        """Execute every pending code cell above ``cell_index``."""
+        from autograder.sandbox import WorkerLost
+
+        if self._worker is None:
+            self._replay()
+        for index, source in self.cells:
+            if index >= cell_index or index in self.results or self.fatal:
+                continue
+            try:
+                reply = self._worker.request({"cmd": "exec", "cells": [[index, source]]}, self.cell_timeout)
+                r = reply["cells"][0]
+                self.results[index] = CellResult(index, r["ok"], r.get("error"))
+                self.done.append(index)
+            except WorkerLost as lost:
+                self.results[index] = CellResult(index, False, {"type": lost.reason, "message": str(lost)},
+                                                 fatal=lost.reason)
+                if lost.reason == "timeout":
+                    self._replay()  # skip the hung cell, keep going like an interrupted kernel
+                else:
+                    self.fatal = self.results[index]
+
+    def run(self, program: Program) -> Outcome:
+        from autograder.sandbox import WorkerLost
+
+        if self.fatal:
+            raise CheckAborted(
+                "crashed",
+                f"not graded: the code in cell {self.fatal.index} ended the Python process "
+                f"({self.fatal.error['message']}), so nothing after it could run",
+            )
+        if self._worker is None:
+            self._replay()
+        self.programs_run += 1
+        try:
+            reply = self._worker.request({"cmd": "run", "program": program.steps}, self.program_timeout)
+        except WorkerLost as lost:
+            self._worker.close()
+            self._worker = None  # the next check replays the cells in a fresh worker
+            if lost.reason == "timeout":
+                msg = f"your code did not finish within {self.program_timeout:g} s (an infinite loop?)"
+            elif lost.reason == "memory":
+                msg = "your code ran out of memory"
+            else:
+                msg = f"your code crashed the Python process ({lost.detail})"
+            raise CheckAborted(lost.reason, msg) from None
+        if "reads" not in reply:
+            raise CheckAborted("protocol", "the grader could not read your code's answer")
+        return Outcome(reply["reads"], None if reply.get("ok") else reply.get("error"))
+
+    def cell_errors(self) -> list[CellResult]:
+        return [r for r in self.results.values() if not r.ok]

@@ -1,0 +1,84 @@
+"""nbgrader configuration of the zengrad-kit course (the repo root is the course directory).
+
+Stock ``nbgrader autograde`` and ``zengrad-kit grade`` both read this file, so
+they run the same pipeline and give the same grades.
+"""
+
+import os
+
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearHiddenTests,
+    ClearOutput,
+    DeduplicateIds,
+    GetGrades,
+    IgnorePattern,
+    LimitOutput,
+    OverwriteCells,
+    OverwriteKernelspec,
+    SaveAutoGrades,
+)
+
+from autograder.preprocessors import GuardedExecute, IntegrityScan, TrustedChecks
+
+c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this file
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.course_id = "zengrad"
+c.CourseDirectory.root = HERE
+# Release and collect through an exchange inside the course, so nothing needs root
+# (a JupyterHub deployment points this at a shared, writable directory instead).
+c.Exchange.root = os.environ.get("ZENGRAD_EXCHANGE", os.path.join(HERE, "exchange"))
+c.Exchange.path_includes_course = True
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".zengrad"]
+
+# --- generate_assignment ------------------------------------------------------
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.enforce_metadata = True
+
+# --- autograde: the trusted pipeline ------------------------------------------
+c.Autograde.sanitize_preprocessors = [
+    IntegrityScan,  # sees the submission before anything is restored
+    ClearOutput,
+    DeduplicateIds,
+    OverwriteKernelspec,
+    OverwriteCells,
+    CheckCellMetadata,
+]
+c.Autograde.autograde_preprocessors = [
+    GuardedExecute,  # nbgrader's Execute + dead/hung kernel handling and a memory cap
+    IgnorePattern,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    TrustedChecks,  # the authoritative verdict of every hidden check
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]
+c.OverwriteCells.add_missing_cells = True  # a deleted test cell is restored, not silently ungraded
+
+# Per-cell and per-notebook limits of the student's kernel.
+c.Execute.timeout = 30
+c.Execute.interrupt_on_timeout = True
+c.GuardedExecute.notebook_timeout = 300
+c.GuardedExecute.memory_limit_mb = 4096
+# Kernel output never scores a hidden check: TrustedChecks rewrites graded cells, so a
+# warning on the kernel's stderr cannot zero a cell either.
+c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:"]
+
+# The trusted worker that runs student code for the hidden checks.
+c.TrustedChecks.cell_timeout = 30
+c.TrustedChecks.program_timeout = 10
+c.TrustedChecks.cpu_seconds = 300
+c.TrustedChecks.memory_limit_mb = 1024
+
+# --- feedback -------------------------------------------------------------------
+# Never show hidden test source in feedback.
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+c.ClearHiddenTests.enforce_metadata = False
+
+# --- export -----------------------------------------------------------------------
+c.ExportApp.plugin_class = "autograder.export.StatusCsvExportPlugin"

@@ -1,0 +1,40 @@
+"""Shared fixtures: an isolated Jupyter home, and throwaway copies of the real course."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.course_helpers import REPO, CourseTemplate
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_jupyter(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep Jupyter and IPython from writing into $HOME, and put the venv's bin on PATH (alembic)."""
+    home = tmp_path_factory.mktemp("jupyter-home")
+    for var, sub in (("IPYTHONDIR", "ipython"), ("JUPYTER_CONFIG_DIR", "config"),
+                     ("JUPYTER_DATA_DIR", "data"), ("JUPYTER_RUNTIME_DIR", "runtime"), ("MPLCONFIGDIR", "mpl")):
+        os.environ[var] = str(home / sub)
+    os.environ["JUPYTER_PLATFORM_DIRS"] = "1"
+    os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    import sys
+
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+
+
+@pytest.fixture(scope="session")
+def course_template(tmp_path_factory: pytest.TempPathFactory, isolated_jupyter: None) -> CourseTemplate:
+    """The course with every assignment generated once (gradebook included); copy it per test."""
+    return CourseTemplate.build(tmp_path_factory.mktemp("course-template"))
+
+
+@pytest.fixture
+def course(course_template: CourseTemplate, tmp_path: Path):
+    """A fresh, writable copy of the generated course."""
+    return course_template.copy_to(tmp_path / "course")
+
+
+__all__ = ["REPO", "shutil"]

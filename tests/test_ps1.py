@@ -1,0 +1,101 @@
+"""Assignment 1 end to end through real nbgrader: release, solutions, stubs, classic bugs."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from autograder.release import release
+from tests.course_helpers import REPO, cell, max_points, mutate, release_nb, solution_nb
+
+PS1 = "ps1_operators"
+POINTS = max_points(PS1)
+
+# One classic bug per operator: (grade_id of the solution cell, old, new, the test cell that must lose points)
+MUTANTS = {
+    "add_overwrites": ("add_solution", "self.grad += out.grad", "self.grad = out.grad", "add_test"),
+    "mul_swapped": ("mul_solution", "self.grad += other.data * out.grad", "self.grad += self.data * out.grad",
+                    "mul_test"),
+    "mul_no_chain_rule": ("mul_solution", "other.grad += self.data * out.grad", "other.grad += self.data",
+                          "mul_test"),
+    "pow_wrong_exponent": ("pow_solution", "n * self.data ** (n - 1)", "n * self.data ** n", "pow_test"),
+    "exp_no_chain_rule": ("exp_solution", "self.grad += out.data * out.grad", "self.grad += out.data", "exp_test"),
+    "log_wrong": ("log_solution", "self.grad += out.grad / self.data", "self.grad += out.grad * self.data",
+                  "log_test"),
+    "tanh_one_minus_t": ("tanh_solution", "(1 - t**2)", "(1 - t)", "tanh_test"),
+    "relu_wrong_side": ("relu_solution", "(self.data > 0)", "(self.data < 0)", "relu_test"),
+    "relu_at_zero": ("relu_solution", "(self.data > 0)", "(self.data >= 0)", "relu_test"),
+    "sigmoid_overflows": ("sigmoid_solution", "self.grad += s * (1 - s) * out.grad",
+                          "self.grad += math.exp(-self.data) / (1 + math.exp(-self.data))**2 * out.grad",
+                          "sigmoid_test"),
+}
+
+
+def test_release_and_solutions_are_regenerated_exactly() -> None:
+    assert release(check_only=True) == []
+
+
+def test_release_has_no_hidden_tests_or_solutions() -> None:
+    text = (REPO / "release" / PS1 / f"{PS1}.ipynb").read_text()
+    assert "HIDDEN TESTS" not in text and "BEGIN SOLUTION" not in text
+    assert "ps1.mul" not in text and "self.grad += other.data * out.grad" not in text
+    stubs = [c for c in release_nb(PS1).cells if c.cell_type == "code" and "raise NotImplementedError()" in c.source]
+    assert len(stubs) == 8
+    solutions = solution_nb(PS1)
+    assert not [c for c in solutions.cells if c.cell_type == "code" and "raise NotImplementedError()" in c.source]
+    assert "HIDDEN TESTS" not in str(solutions) and "BEGIN SOLUTION" not in str(solutions)
+
+
+def test_student_notebooks_never_import_the_grader_or_reference() -> None:
+    for folder in ("release", "solutions"):
+        for nb in (REPO / folder).rglob("*.ipynb"):
+            assert not re.search(r"\b(zengrad_ref|autograder)\b", nb.read_text()), nb
+
+
+@pytest.fixture(scope="module")
+def graded_class(course_template, tmp_path_factory):
+    """Perfect, stub and every mutant, graded twice by one stock `nbgrader autograde` run each."""
+    course = course_template.copy_to(tmp_path_factory.mktemp("ps1") / "course")
+    course.submit("perfect", PS1, solution_nb(PS1))
+    course.submit("stub", PS1, release_nb(PS1))
+    for name, (grade_id, old, new, _) in MUTANTS.items():
+        course.submit(name.replace("_", "-"), PS1, mutate(solution_nb(PS1), grade_id, old, new))
+    first = course.autograde(PS1)
+    assert first.returncode == 0, first.stdout + first.stderr
+    grades_first = course.grades(PS1)
+    second = course.autograde(PS1)
+    assert second.returncode == 0, second.stdout + second.stderr
+    return course, grades_first, course.grades(PS1)
+
+
+def test_solutions_get_full_marks(graded_class) -> None:
+    course, grades, _ = graded_class
+    assert grades["perfect"] == POINTS
+
+
+def test_stub_gets_zero_with_not_implemented_message(graded_class) -> None:
+    course, grades, _ = graded_class
+    assert set(grades["stub"].values()) == {0.0}
+    nb = course.autograded("stub", PS1)
+    for grade_id in POINTS:
+        outputs = cell(nb, grade_id).outputs
+        errors = [o for o in outputs if o.output_type == "error"]
+        assert len(errors) == 1 and "not implemented yet" in errors[0].evalue, (grade_id, outputs)
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_each_classic_bug_loses_exactly_its_operator(graded_class, name: str) -> None:
+    course, grades, _ = graded_class
+    _, _, _, lost = MUTANTS[name]
+    expected = dict(POINTS, **{lost: 0.0})
+    assert grades[name.replace("_", "-")] == expected
+    message = next(o.evalue for o in cell(course.autograded(name.replace("_", "-"), PS1), lost).outputs
+                   if o.output_type == "error")
+    assert "expected" in message or "raised" in message, message
+    assert "zengrad_ref" not in message and "def " not in message
+
+
+def test_grading_twice_gives_identical_scores_and_messages(graded_class) -> None:
+    course, first, second = graded_class
+    assert first == second
