@@ -33,6 +33,7 @@ class Program:
     """A straight-line script over node handles, built by checks."""
 
     steps: list[list[Any]] = field(default_factory=list)
+    timeout: float | None = None  # seconds the student side may take; None: the engine's default
     _next: int = 0
     reads: list[str] = field(default_factory=list)  # a description of each read, for messages
 
@@ -253,13 +254,14 @@ class StudentEngine:
         if self._worker is None:
             self._replay()
         self.programs_run += 1
+        limit = program.timeout or self.program_timeout
         try:
-            reply = self._worker.request({"cmd": "run", "program": program.steps}, self.program_timeout)
+            reply = self._worker.request({"cmd": "run", "program": program.steps}, limit)
         except WorkerLost as lost:
             self._worker.close()
             self._worker = None  # the next check replays the cells in a fresh worker
             if lost.reason == "timeout":
-                msg = f"your code did not finish within {self.program_timeout:g} s (an infinite loop?)"
+                msg = f"your code did not finish within {limit:g} s (an infinite loop?)"
             elif lost.reason == "memory":
                 msg = "your code ran out of memory"
             else:

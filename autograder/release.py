@@ -67,13 +67,16 @@ def fill_solutions(source_nb: Path, release_nb: Path, out: Path) -> None:
     nbformat.write(rel, out)
 
 
-def generate(root: Path, out_root: Path) -> None:
-    """Write release/ and solutions/ for every assignment of ``root`` under ``out_root``."""
+def generate(root: Path, out_root: Path, only: list[str] | None = None) -> None:
+    """Write release/ and solutions/ for the assignments of ``root`` (all, or ``only``) under ``out_root``."""
     with tempfile.TemporaryDirectory(prefix="zengrad-release-") as tmp:
         course = Path(tmp)
         shutil.copy(root / "nbgrader_config.py", course)
-        shutil.copytree(root / "source", course / "source")
-        for name in assignments(course):
+        names = only or assignments(root)
+        (course / "source").mkdir()
+        for name in names:
+            shutil.copytree(root / "source" / name, course / "source" / name)
+        for name in names:
             subprocess.run(
                 nbgrader_cmd("generate_assignment", name, "--force", "--log-level=WARN"),
                 cwd=course, env=nbgrader_env(), check=True, capture_output=True,
@@ -101,24 +104,29 @@ def differences(a: Path, b: Path) -> list[str]:
     return sorted(diffs)
 
 
-def release(root: Path | None = None, check_only: bool = False) -> list[str]:
+def release(root: Path | None = None, check_only: bool = False, only: list[str] | None = None) -> list[str]:
     """Regenerate release/ and solutions/; return the files that differ from what is committed.
 
-    With ``check_only`` nothing in the course is written.
+    With ``check_only`` nothing in the course is written; ``only`` limits the work to some assignments.
     """
     root = root or course_root()
+    names = only or assignments(root)
     if not check_only:
         sync_public_helper(root)
     with tempfile.TemporaryDirectory(prefix="zengrad-out-") as tmp:
         out = Path(tmp)
-        generate(root, out)
+        generate(root, out, names)
         diffs = []
         for kind in ("release", "solutions"):
-            if (root / kind).exists():
-                diffs += [f"{kind}/{d}" for d in differences(root / kind, out / kind)]
-            else:
-                diffs.append(f"{kind}/ (missing)")
-            if not check_only:
-                shutil.rmtree(root / kind, ignore_errors=True)
-                shutil.copytree(out / kind, root / kind)
+            for name in names:
+                committed, fresh = root / kind / name, out / kind / name
+                if committed.exists():
+                    diffs += [f"{kind}/{name}/{d}" for d in differences(committed, fresh)]
+                else:
+                    diffs.append(f"{kind}/{name}/ (missing)")
+                if not check_only:
+                    shutil.rmtree(committed, ignore_errors=True)
+                    shutil.copytree(fresh, committed)
+            if only is None and (root / kind).exists():  # assignments removed from source/
+                diffs += [f"{kind}/{p.name}/ (no source)" for p in (root / kind).iterdir() if p.name not in names]
         return diffs
