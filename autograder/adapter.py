@@ -170,9 +170,9 @@ class StudentEngine:
     excluded) so a check sees exactly the state its test cell would see in the
     kernel. If student code hangs or kills the worker while a check runs, the
     check is aborted and a fresh worker replays the cells that already ran.
-    A cell that hangs is skipped (like the kernel's interrupt); a cell that ends
-    the process (``os._exit``, a crash, memory) leaves every later check
-    ungraded, as a dead kernel would.
+    A cell that runs too long is interrupted like the kernel's cells are; a cell
+    that ignores the interrupt or ends the process (``os._exit``, a crash,
+    memory) leaves every later check ungraded, as a dead kernel would.
     """
 
     def __init__(
@@ -182,6 +182,7 @@ class StudentEngine:
         limits: Any = None,
         cell_timeout: float = 30.0,
         program_timeout: float = 10.0,
+        interrupt_grace: float = 3.0,
     ) -> None:
         from autograder.sandbox import Limits
 
@@ -190,6 +191,7 @@ class StudentEngine:
         self.limits = limits or Limits()
         self.cell_timeout = cell_timeout
         self.program_timeout = program_timeout
+        self.interrupt_grace = interrupt_grace
         self.done: list[int] = []  # cells executed (and kept) in the current worker
         self.results: dict[int, CellResult] = {}
         self.fatal: CellResult | None = None
@@ -221,34 +223,57 @@ class StudentEngine:
 
     # -- notebook semantics ------------------------------------------------
     def advance_to(self, cell_index: int) -> None:
-        """Execute every pending code cell above ``cell_index``."""
+        """Execute every pending code cell above ``cell_index``, the way the kernel would.
+
+        A cell that overruns ``cell_timeout`` is interrupted (SIGINT, like Jupyter's
+        interrupt); if it then ends, its KeyboardInterrupt is an ordinary cell error.
+        A cell that ignores the interrupt, kills the process or breaks the protocol
+        is fatal: like a dead kernel, nothing after it runs.
+        """
         from autograder.sandbox import WorkerLost
 
-        if self._worker is None:
+        if self._worker is None and not self.fatal:
             self._replay()
         for index, source in self.cells:
             if index >= cell_index or index in self.results or self.fatal:
                 continue
             try:
-                reply = self._worker.request({"cmd": "exec", "cells": [[index, source]]}, self.cell_timeout)
+                try:
+                    reply = self._worker.request({"cmd": "exec", "cells": [[index, source]]}, self.cell_timeout)
+                except WorkerLost as lost:
+                    if lost.reason != "timeout":
+                        raise
+                    self._worker.interrupt()
+                    try:
+                        reply = self._worker.wait_reply(self.interrupt_grace)
+                    except WorkerLost as again:
+                        if again.reason == "timeout":
+                            self._worker.kill()
+                            raise WorkerLost("hung", f"cell {index} ignored the interrupt after "
+                                                     f"{self.cell_timeout:g} s") from None
+                        raise
                 r = reply["cells"][0]
-                self.results[index] = CellResult(index, r["ok"], r.get("error"))
+                self.results[index] = CellResult(index, bool(r["ok"]), r.get("error"))
                 self.done.append(index)
             except WorkerLost as lost:
                 self.results[index] = CellResult(index, False, {"type": lost.reason, "message": str(lost)},
                                                  fatal=lost.reason)
-                if lost.reason == "timeout":
-                    self._replay()  # skip the hung cell, keep going like an interrupted kernel
-                else:
-                    self.fatal = self.results[index]
+                self.fatal = self.results[index]
+            except (KeyError, IndexError, TypeError):
+                self.results[index] = CellResult(index, False, {"type": "protocol", "message": "malformed reply"},
+                                                 fatal="protocol")
+                self.fatal = self.results[index]
+                self._worker.kill()
 
     def run(self, program: Program) -> Outcome:
         from autograder.sandbox import WorkerLost
 
         if self.fatal:
+            what = {"hung": "hung and ignored the interrupt", "protocol": "tampered with the grader's channel"}.get(
+                self.fatal.fatal, "ended the Python process")
             raise CheckAborted(
-                "crashed",
-                f"not graded: the code in cell {self.fatal.index} ended the Python process "
+                self.fatal.fatal,
+                f"not graded: the code in cell {self.fatal.index} {what} "
                 f"({self.fatal.error['message']}), so nothing after it could run",
             )
         if self._worker is None:
@@ -258,7 +283,7 @@ class StudentEngine:
         try:
             reply = self._worker.request({"cmd": "run", "program": program.steps}, limit)
         except WorkerLost as lost:
-            self._worker.close()
+            self._worker.close()  # kills it, also on a timeout
             self._worker = None  # the next check replays the cells in a fresh worker
             if lost.reason == "timeout":
                 msg = f"your code did not finish within {limit:g} s (an infinite loop?)"
@@ -267,7 +292,9 @@ class StudentEngine:
             else:
                 msg = f"your code crashed the Python process ({lost.detail})"
             raise CheckAborted(lost.reason, msg) from None
-        if "reads" not in reply:
+        if not isinstance(reply.get("reads"), list):
+            self._worker.close()
+            self._worker = None
             raise CheckAborted("protocol", "the grader could not read your code's answer")
         return Outcome(reply["reads"], None if reply.get("ok") else reply.get("error"))
 

@@ -59,6 +59,7 @@ class Worker:
 
     def __init__(self, files: dict[str, bytes] | None = None, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
+        self._seq = 0
         self.workdir = Path(tempfile.mkdtemp(prefix="zengrad-worker-"))
         for name, content in (files or {}).items():
             (self.workdir / name).write_bytes(content)
@@ -73,7 +74,8 @@ class Worker:
             "PYTHONDONTWRITEBYTECODE": "1",
         }
         bootstrap = "import sys; sys.path.insert(0, '.'); del sys\n" + CHILD_SOURCE
-        self._stdout = open(self.workdir / ".student-output.txt", "wb")  # noqa: SIM115
+        fd, self._output_path = tempfile.mkstemp(prefix="zengrad-worker-output-")
+        self._stdout = os.fdopen(fd, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-I", "-S", "-c", bootstrap, str(to_child_r), str(from_child_w)],
             cwd=self.workdir,
@@ -89,31 +91,51 @@ class Worker:
         os.close(from_child_w)
 
     def request(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
-        """Send one request and wait up to ``timeout`` seconds for its reply."""
+        """Send one request and wait up to ``timeout`` seconds for its reply.
+
+        Every request carries a fresh sequence number that the reply must echo,
+        so a reply written early by student code is a protocol error, not an answer.
+        On a timeout the worker is left running (see ``interrupt``); on any other
+        failure it is killed.
+        """
+        self._seq += 1
+        message = dict(message, seq=self._seq)
         data = json.dumps(message).encode()
         try:
             os.write(self._to_child_w, struct.pack(">I", len(data)) + data)
         except OSError as exc:
             raise self._lost("crashed", f"could not send: {exc}") from None
+        return self.wait_reply(timeout)
+
+    def wait_reply(self, timeout: float) -> dict[str, Any]:
+        """The reply to the last request, within ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         header = self._read(4, deadline)
         (n,) = struct.unpack(">I", header)
         if n > 64 << 20:
             raise self._lost("protocol", "reply too large")
         try:
-            return json.loads(self._read(n, deadline).decode())
+            reply = json.loads(self._read(n, deadline).decode())
         except ValueError as exc:
             raise self._lost("protocol", f"malformed reply: {exc}") from None
+        if not isinstance(reply, dict) or reply.get("seq") != self._seq:
+            raise self._lost("protocol", "a reply that does not answer the request")
+        return reply
+
+    def interrupt(self) -> None:
+        """SIGINT, as Jupyter interrupts a kernel: a cooperative cell ends with KeyboardInterrupt."""
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGINT)
 
     def _read(self, n: int, deadline: float) -> bytes:
         buf = b""
         while len(buf) < n:
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise self._lost("timeout")
-            ready, _, _ = select.select([self._from_child_r], [], [], remaining)
+            ready = select.select([self._from_child_r], [], [], remaining)[0] if remaining > 0 else []
             if not ready:
-                raise self._lost("timeout")
+                if buf:  # half a message: the stream can no longer be trusted
+                    raise self._lost("protocol", "a truncated reply")
+                raise WorkerLost("timeout")
             chunk = os.read(self._from_child_r, n - len(buf))
             if not chunk:
                 raise self._lost("crashed")
@@ -134,7 +156,7 @@ class Worker:
     def output(self) -> str:
         """What student code printed (for error messages), at most 2000 characters."""
         try:
-            return (self.workdir / ".student-output.txt").read_text(errors="replace")[-2000:]
+            return Path(self._output_path).read_text(errors="replace")[-2000:]
         except OSError:
             return ""
 
@@ -154,6 +176,7 @@ class Worker:
             except OSError:
                 pass
         self._stdout.close()
+        Path(self._output_path).unlink(missing_ok=True)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> Worker:

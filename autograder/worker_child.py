@@ -16,6 +16,7 @@ Requests:
 
 import json
 import os
+import signal
 import struct
 import sys
 import time
@@ -69,6 +70,15 @@ NS = {"__name__": "__main__", "display": lambda *a, **k: None}
 
 
 def _exec_cells(cells):
+    """Run cells in order; SIGINT interrupts a cell (KeyboardInterrupt) only while it runs."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return _exec_each(cells)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _exec_each(cells):
     results = []
     for index, source in cells:
         start = time.process_time()
@@ -185,6 +195,7 @@ def run_program(program, ns):
 def main():
     global _RFD, _WFD
     _RFD, _WFD = int(sys.argv[1]), int(sys.argv[2])
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     while True:
         try:
             req = _recv()
@@ -204,10 +215,11 @@ def main():
         else:
             reply = {"error": f"unknown command {cmd}"}
         reply["cpu"] = time.process_time() - started
+        reply["seq"] = req.get("seq")
         try:
             _send(reply)
         except (ValueError, TypeError, OverflowError) as exc:
-            _send({"ok": False, "error": _describe(exc), "reads": []})
+            _send({"ok": False, "error": _describe(exc), "reads": [], "seq": req.get("seq")})
 
 
 if __name__ == "__main__":

@@ -86,9 +86,10 @@ class Course:
         (folder / "timestamp.txt").write_text(TIMESTAMP)
         return folder
 
-    def autograde(self, assignment: str, *students: str, check: bool = False) -> subprocess.CompletedProcess:
-        """Stock ``nbgrader autograde`` (one student, or every submitted student)."""
-        args = ["autograde", assignment, "--force", "--log-level=INFO"]
+    def autograde(self, assignment: str, *students: str, check: bool = False,
+                  options: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+        """Stock ``nbgrader autograde`` (one student, or every submitted student); ``options`` are config flags."""
+        args = ["autograde", assignment, "--force", "--log-level=INFO", *options]
         if students:
             (student,) = students
             args += ["--student", student]

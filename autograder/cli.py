@@ -1,0 +1,212 @@
+"""``zengrad-kit``: grade a class, run the demo, regenerate the release, validate a notebook.
+
+Exit statuses (all commands):
+  0  success (grade: every submission graded cleanly; integrity flags do not count)
+  1  grade: at least one submission ended in an explicit error; validate: the notebook fails;
+     release --check: release/ or solutions/ differ from what is committed
+  2  usage error: bad arguments, not a course directory, unknown assignment
+  3  internal error: the grader failed (e.g. a gradebook write could not be verified)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from pathlib import Path
+
+from autograder import outcomes as oc
+
+OVERRIDE = re.compile(r"^--[A-Za-z_]\w*\.[A-Za-z_]\w*=.*$", re.S)
+
+
+def _env() -> None:
+    """nbgrader shells out to ``alembic``: put this interpreter's bin directory on PATH."""
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+
+def find_course(explicit: str | None) -> Path:
+    """--course, else the working directory if it is a course, else the checkout the package lives in."""
+    from autograder.release import course_root
+
+    if explicit:
+        path = Path(explicit).resolve()
+        if not (path / "nbgrader_config.py").exists():
+            raise SystemExit(_usage(f"{path} is not a course directory (no nbgrader_config.py)"))
+        return path
+    for path in (Path.cwd(), course_root()):
+        if (path / "nbgrader_config.py").exists():
+            return path.resolve()
+    raise SystemExit(_usage("no course found: run in a course directory (with nbgrader_config.py) or pass --course"))
+
+
+def _usage(message: str) -> int:
+    print(f"zengrad-kit: error: {message}", file=sys.stderr)
+    return oc.EXIT_USAGE
+
+
+def _split_overrides(extra: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    bad = [a for a in extra if not OVERRIDE.match(a)]
+    if bad:
+        parser.error(f"unrecognized arguments: {' '.join(bad)} (config overrides look like --Class.trait=value)")
+    return extra
+
+
+def cmd_grade(args: argparse.Namespace, overrides: list[str]) -> int:
+    from autograder.grade import UsageError, grade
+
+    course = find_course(args.course)
+    try:
+        result = grade(course, args.assignments or None, args.student or None, args.workers, overrides,
+                       args.job_timeout, feedback=not args.no_feedback, progress=not args.no_progress)
+    except UsageError as exc:
+        return _usage(str(exc))
+    if not result.outcomes:
+        print("nothing to grade: no submissions under", course / "submitted")
+        return oc.EXIT_OK
+    print((course / "reports" / "summary.md").read_text())
+    errors = [o for o in result.outcomes if o.status == oc.ERROR]
+    print(f"graded {len(result.outcomes)} submissions in {result.seconds:.1f} s on {result.workers} workers: "
+          f"{len(result.outcomes) - len(errors)} graded, {len(errors)} errors; reports in {course / 'reports'}")
+    if not result.verified:
+        print("gradebook verification FAILED:\n  " + "\n  ".join(result.problems), file=sys.stderr)
+    return result.exit_code
+
+
+def cmd_demo(args: argparse.Namespace, overrides: list[str]) -> int:
+    from autograder.demo import DemoError, run_demo
+
+    try:
+        code, _ = run_demo(Path(args.dir) if args.dir else None, args.workers, args.quick, overrides,
+                           progress=not args.no_progress)
+    except DemoError as exc:
+        return _usage(str(exc))
+    return code
+
+
+def cmd_release(args: argparse.Namespace, overrides: list[str]) -> int:
+    from autograder.release import assignments, release
+
+    course = find_course(args.course)
+    known = assignments(course)
+    unknown = [a for a in args.assignments if a not in known]
+    if unknown:
+        return _usage(f"unknown assignment(s): {', '.join(unknown)}")
+    diffs = release(course, check_only=args.check, only=args.assignments or None)
+    if args.check:
+        if diffs:
+            print("release/ and solutions/ differ from a fresh release:")
+            print("\n".join(f"  {d}" for d in diffs))
+            print("run `zengrad-kit release` to regenerate them")
+            return 1
+        print("release/ and solutions/ are up to date")
+        return oc.EXIT_OK
+    print("regenerated release/ and solutions/" + (f"; changed: {', '.join(diffs)}" if diffs else " (no changes)"))
+    return oc.EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace, overrides: list[str]) -> int:
+    """nbgrader's Validator with the course's configuration, as a student's "Validate" button runs it."""
+    path = Path(args.path).resolve()
+    if not path.is_file():
+        return _usage(f"no such notebook: {path}")
+    course = find_course(args.course)
+    from nbgrader.apps.validateapp import ValidateApp
+    from nbgrader.validator import Validator
+
+    here = os.getcwd()
+    os.chdir(course)
+    try:
+        app = ValidateApp()
+        app.initialize(["--log-level=ERROR", *overrides])
+    finally:
+        os.chdir(here)
+    validator = Validator(parent=app)
+    try:
+        results = validator.validate(str(path))
+    except Exception as exc:  # noqa: BLE001 - unreadable notebook, schema errors, a dead kernel
+        print(f"FAIL {path.name}: could not validate: {type(exc).__name__}: {str(exc).strip()[:300]}")
+        return 1
+    problems = 0
+    for key, label in (("type_changed", "a cell's type was changed"), ("changed", "a test cell was changed"),
+                       ("failed", "failed")):
+        for item in results.get(key, []):
+            problems += 1
+            first = item["source"].splitlines()[0] if item["source"] else ""
+            print(f"FAIL ({label}): {first[:80]}")
+            if item.get("raw_error"):
+                print("    " + item["raw_error"].strip().replace("\n", "\n    ")[-1200:])
+    if problems:
+        print(f"FAIL {path.name}: {problems} cell(s) did not pass")
+        return 1
+    print(f"PASS {path.name}: every test cell passed")
+    return oc.EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zengrad-kit", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("grade", help="autograde every submission in parallel, with reports",
+                       description="Autograde submitted/ with nbgrader's pipeline in parallel workers. "
+                                   "Extra --Class.trait=value arguments override nbgrader_config.py "
+                                   "(e.g. --Execute.timeout=10 --GuardedExecute.memory_limit_mb=2048).")
+    g.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: every assignment in source/")
+    g.add_argument("--course", help="course directory (default: the working directory, else the checkout)")
+    g.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    g.add_argument("--workers", type=int, default=None, help="worker processes (default: number of cores)")
+    g.add_argument("--job-timeout", type=float, default=None,
+                   help="wall-clock seconds per submission before its worker is killed "
+                        "(default: notebook_timeout + TrustedChecks.cpu_seconds + 120)")
+    g.add_argument("--no-feedback", action="store_true", help="skip feedback HTML")
+    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g.set_defaults(func=cmd_grade)
+
+    d = sub.add_parser("demo", help="synthesize a class in a throwaway course and grade it end to end")
+    d.add_argument("--dir", help="an empty directory for the demo course (default: a new temp directory)")
+    d.add_argument("--workers", type=int, default=None)
+    d.add_argument("--quick", action="store_true", help="one student per kind instead of about 30")
+    d.add_argument("--no-progress", action="store_true")
+    d.set_defaults(func=cmd_demo)
+
+    r = sub.add_parser("release", help="regenerate release/ and solutions/ (or --check them)")
+    r.add_argument("assignments", nargs="*", metavar="ASSIGNMENT")
+    r.add_argument("--check", action="store_true", help="write nothing; exit 1 and list differences")
+    r.add_argument("--course")
+    r.set_defaults(func=cmd_release)
+
+    v = sub.add_parser("validate", help="validate one notebook as a student would")
+    v.add_argument("path", metavar="PATH")
+    v.add_argument("--course")
+    v.set_defaults(func=cmd_validate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``zengrad-kit`` console script."""
+    _env()
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    overrides = _split_overrides(extra, parser)
+    if overrides and args.command == "release":
+        parser.error("release takes no config overrides")
+    try:
+        return args.func(args, overrides)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else oc.EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception:  # noqa: BLE001 - an internal error gets its own exit status
+        import traceback
+
+        traceback.print_exc()
+        return oc.EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""Reports of a grading run: Gradescope ``results.json``, grades CSV, instructor summary and histogram.
+
+Everything goes under ``<course>/reports/`` (gitignored):
+
+* ``<assignment>/<student>/results.json`` (Gradescope autograder schema) and ``autograde.log``;
+* ``outcomes.json``: one outcome per submission (read by ``autograder.export`` for the CSV);
+* ``grades.csv``: ``nbgrader export`` with the course's plugin (status and error columns);
+* ``summary.md`` and ``histogram.png``: pass rate per cell, score distribution, students who need a look.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from autograder import outcomes as oc
+from autograder.outcomes import Outcome
+
+
+def reports_dir(course: Path) -> Path:
+    return Path(course) / "reports"
+
+
+def gradescope_results(outcome: Outcome) -> dict[str, Any]:
+    """The Gradescope autograder ``results.json`` of one submission: one test per grade cell."""
+    tests = [{
+        "name": c.grade_id if c.notebook == outcome.assignment else f"{c.notebook}: {c.grade_id}",
+        "score": c.score,
+        "max_score": c.max_score,
+        "output": c.output,
+        "visibility": "visible",
+    } for c in outcome.cells]
+    data: dict[str, Any] = {"score": outcome.score, "tests": tests,
+                            "execution_time": round(outcome.seconds, 3)}
+    if outcome.status == oc.ERROR:
+        data["output"] = (f"Autograding error ({outcome.error_kind}): {outcome.message}\n"
+                          "The scores below are what could be graded; your instructor has been told.")
+    return data
+
+
+def write_submission_reports(course: Path, outcomes: list[Outcome]) -> None:
+    for o in outcomes:
+        folder = reports_dir(course) / o.assignment / o.student
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "results.json").write_text(json.dumps(gradescope_results(o), indent=1) + "\n")
+        (folder / "autograde.log").write_text(o.log)
+
+
+def export_csv(course: Path, dest: Path) -> None:
+    """``nbgrader export --to dest`` in-process, with the course's export plugin."""
+    from nbgrader.apps.exportapp import ExportApp
+
+    here = os.getcwd()
+    os.chdir(course)
+    try:
+        app = ExportApp()
+        app.initialize(["--to", str(dest), "--log-level=WARN"])
+        app.start()
+    finally:
+        os.chdir(here)
+
+
+def needs_a_look(outcomes: list[Outcome]) -> list[tuple[Outcome, str]]:
+    """(outcome, why) for errors and integrity flags, errors first."""
+    rows: list[tuple[Outcome, str]] = []
+    for o in outcomes:
+        if o.status == oc.ERROR:
+            rows.append((o, f"error ({o.error_kind}): {o.message}"))
+    for o in outcomes:
+        if o.flags:
+            kinds = sorted({f.get("kind", "?") for f in o.flags})
+            details = sorted({f.get("detail", "") for f in o.flags})[:3]
+            rows.append((o, f"integrity: {', '.join(kinds)} ({'; '.join(details)})"))
+    return rows
+
+
+def cell_pass_rates(outcomes: list[Outcome]) -> dict[str, list[tuple[str, float, float, float]]]:
+    """assignment -> [(cell, points, pass rate, mean score)], over every submission."""
+    by_cell: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
+    for o in outcomes:
+        for c in o.cells:
+            name = c.grade_id if c.notebook == o.assignment else f"{c.notebook}:{c.grade_id}"
+            by_cell[o.assignment][name].append((c.score, c.max_score))
+    out: dict[str, list[tuple[str, float, float, float]]] = {}
+    for assignment, cells in by_cell.items():
+        out[assignment] = [(name, vals[0][1], sum(s >= m for s, m in vals) / len(vals),
+                            statistics.fmean(s for s, _ in vals)) for name, vals in sorted(cells.items())]
+    return out
+
+
+def histogram(outcomes: list[Outcome], path: Path) -> None:
+    """Score distribution (percent of max) per assignment, as a PNG (matplotlib Agg, no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_assignment: dict[str, list[float]] = defaultdict(list)
+    for o in outcomes:
+        by_assignment[o.assignment].append(100.0 * o.score / o.max_score if o.max_score else 0.0)
+    names = sorted(by_assignment) or ["(none)"]
+    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.2), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        ax.hist(by_assignment.get(name, []), bins=[i * 10 for i in range(11)], color="#4c72b0", edgecolor="white")
+        ax.set_title(name)
+        ax.set_xlabel("score (% of max)")
+        ax.set_ylabel("submissions")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def summary_markdown(outcomes: list[Outcome], run_note: str = "") -> str:
+    """The instructor summary: counts, per-cell pass rates, and who needs a look."""
+    lines = ["# Grading summary", ""]
+    if run_note:
+        lines += [run_note, ""]
+    errors = [o for o in outcomes if o.status == oc.ERROR]
+    lines += [f"{len(outcomes)} submissions: {len(outcomes) - len(errors)} graded, {len(errors)} errors, "
+              f"{sum(1 for o in outcomes if o.flags)} with integrity flags.", ""]
+    rates = cell_pass_rates(outcomes)
+    for assignment in sorted({o.assignment for o in outcomes}):
+        subs = [o for o in outcomes if o.assignment == assignment]
+        scores = [o.score for o in subs]
+        top = max((o.max_score for o in subs), default=0.0)
+        kinds = defaultdict(int)
+        for o in subs:
+            if o.status == oc.ERROR:
+                kinds[o.error_kind] += 1
+        kind_text = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "none"
+        lines += [f"## {assignment}", "",
+                  f"{len(subs)} submissions; errors: {kind_text}. Score (of {top:g}): mean "
+                  f"{statistics.fmean(scores):.2f}, median {statistics.median(scores):g}, "
+                  f"min {min(scores):g}, max {max(scores):g}.", "",
+                  "| cell | points | pass rate | mean score |", "|---|---:|---:|---:|"]
+        for name, points, rate, mean in rates.get(assignment, []):
+            lines.append(f"| {name} | {points:g} | {100 * rate:.0f}% | {mean:.2f} |")
+        lines.append("")
+    lines += ["![score histogram](histogram.png)", "", "## Needs a look", ""]
+    look = needs_a_look(outcomes)
+    if not look:
+        lines.append("Nobody: every submission was graded cleanly and nothing was flagged.")
+    else:
+        lines += ["| assignment | student | score | why |", "|---|---|---:|---|"]
+        for o, why in look:
+            lines.append(f"| {o.assignment} | {o.student} | {o.score:g}/{o.max_score:g} | "
+                         f"{why.replace('|', '/').replace(chr(10), ' ')} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_all(course: Path, result: Any, overrides: list[str] | None = None) -> Path:
+    """Every report of a run; returns the summary's path."""
+    course = Path(course)
+    out = reports_dir(course)
+    out.mkdir(parents=True, exist_ok=True)
+    write_submission_reports(course, result.outcomes)
+    oc.save_outcomes(out, result.outcomes)
+    everyone = sorted(oc.load_outcomes(out).values(), key=lambda o: o.key)
+    export_csv(course, out / "grades.csv")
+    histogram(everyone, out / "histogram.png")
+    note = (f"Last run: {len(result.outcomes)} submissions in {result.seconds:.1f} s on {result.workers} workers"
+            + (f" (config overrides: {' '.join(overrides)})" if overrides else "") + ".")
+    if not result.verified:
+        note += "\n\n**Gradebook verification failed:** " + "; ".join(result.problems)
+    summary = out / "summary.md"
+    summary.write_text(summary_markdown(everyone, note))
+    with contextlib.suppress(OSError):
+        (out / "logs").mkdir(exist_ok=True)
+    return summary
