@@ -115,7 +115,8 @@ def attacks() -> dict:
             everything - {"add_test", "mul_test"}, {"process-exit"}, {"add_test", "mul_test"}),
         # 12. a loop that ignores SIGINT after two honest answers
         "ignores-sigint": (
-            after(sol, "mul_test", "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"),
+            after(sol, "mul_test",
+                  "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"),
             everything - {"add_test", "mul_test"}, {"suspicious-import"}, {"add_test", "mul_test"}),
     }
 
@@ -178,8 +179,9 @@ def test_honest_submissions_are_not_flagged(course_template, tmp_path) -> None:
 def test_worker_cannot_import_the_reference_or_the_checks() -> None:
     from autograder.adapter import StudentEngine
 
-    scrubbed = "import os\nassert set(os.environ) <= {'PATH', 'LANG', 'HOME', 'TMPDIR', 'PYTHONHASHSEED', " \
-               "'PYTHONDONTWRITEBYTECODE', 'LC_CTYPE'}, sorted(os.environ)\nassert os.listdir('.') == [], os.listdir('.')"
+    scrubbed = ("import os\nassert set(os.environ) <= {'PATH', 'LANG', 'HOME', 'TMPDIR', 'PYTHONHASHSEED', "
+                "'PYTHONDONTWRITEBYTECODE', 'LC_CTYPE'}, sorted(os.environ)\n"
+                "assert os.listdir('.') == [], os.listdir('.')")
     engine = StudentEngine([(0, "import zengrad_ref"), (1, "import autograder"), (2, "import hypothesis"),
                             (3, "import nbgrader"), (4, scrubbed)])
     try:
