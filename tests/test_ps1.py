@@ -40,6 +40,11 @@ def graded_class(course_template, tmp_path_factory):
     course = course_template.copy_to(tmp_path_factory.mktemp("ps1") / "course")
     course.submit("perfect", PS1, solution_nb(PS1))
     course.submit("stub", PS1, release_nb(PS1))
+    # warnings on the kernel's stderr while the test cells run must not zero a cell
+    course.submit("noisy", PS1, mutate(solution_nb(PS1), "mul_solution", "        self.grad += other.data * out.grad",
+                                       "        import warnings; warnings.warn('a student warning')\n"
+                                       "        import sys; print('to stderr', file=sys.stderr)\n"
+                                       "        self.grad += other.data * out.grad"))
     for name, (grade_id, old, new, _) in MUTANTS.items():
         course.submit(name.replace("_", "-"), PS1, mutate(solution_nb(PS1), grade_id, old, new))
     first = course.autograde(PS1)
@@ -53,6 +58,13 @@ def graded_class(course_template, tmp_path_factory):
 def test_solutions_get_full_marks(graded_class) -> None:
     course, grades, _ = graded_class
     assert grades["perfect"] == POINTS
+
+
+def test_warnings_on_stderr_do_not_zero_a_cell(graded_class) -> None:
+    course, grades, _ = graded_class
+    assert grades["noisy"] == POINTS
+    kernel_saw = cell(course.autograded("noisy", PS1), "mul_test").metadata["zengrad"]["kernel_output_types"]
+    assert "stream:stderr" in kernel_saw  # the warning really reached the kernel's stderr
 
 
 def test_stub_gets_zero_with_not_implemented_message(graded_class) -> None:
