@@ -71,10 +71,20 @@ class Program:
         self.steps.append(["method", h, obj, name, list(args)])
         return h
 
+    def new_list(self, *args: Operand) -> int:
+        """A new Python list of nodes and/or constants, e.g. the scores passed to a loss function."""
+        h = self._handle()
+        self.steps.append(["list", h, list(args)])
+        return h
+
     def item(self, seq: int, index: int) -> int:
         h = self._handle()
         self.steps.append(["item", h, seq, index])
         return h
+
+    def set_data(self, h: int, x: float) -> None:
+        """Set ``.data`` of one node (e.g. a weight reached through a model's attributes)."""
+        self.steps.append(["setdata", h, float(x)])
 
     def set_data_list(self, seq: int, values: Sequence[float]) -> None:
         """Set ``.data`` of every Value in a list (e.g. a model's parameters), in order."""

@@ -163,6 +163,8 @@ def run_program(program, ns):
                 result = getattr(nodes[obj], mname)(*[_operand(a, nodes) for a in args])
                 if handle is not None:
                     nodes[handle] = result
+            elif kind == "list":  # a new list of nodes/constants
+                nodes[ins[1]] = [_operand(a, nodes) for a in ins[2]]
             elif kind == "item":  # nodes[handle] = nodes[obj][index]
                 nodes[ins[1]] = list(nodes[ins[2]])[ins[3]]
             elif kind == "setdata_list":  # set .data of every Value in a list, in order
