@@ -81,7 +81,7 @@ def cmd_demo(args: argparse.Namespace, overrides: list[str]) -> int:
 
     try:
         code, _ = run_demo(Path(args.dir) if args.dir else None, args.workers, args.quick, overrides,
-                           progress=not args.no_progress)
+                           progress=not args.no_progress, only=args.assignment)
     except DemoError as exc:
         return _usage(str(exc))
     return code
@@ -121,7 +121,8 @@ def cmd_validate(args: argparse.Namespace, overrides: list[str]) -> int:
     os.chdir(course)
     try:
         app = ValidateApp()
-        app.initialize(["--log-level=ERROR", *overrides])
+        app.initialize(list(overrides))
+        app.log.setLevel("ERROR")
     finally:
         os.chdir(here)
     validator = Validator(parent=app)
@@ -170,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--dir", help="an empty directory for the demo course (default: a new temp directory)")
     d.add_argument("--workers", type=int, default=None)
     d.add_argument("--quick", action="store_true", help="one student per kind instead of about 30")
+    d.add_argument("--assignment", action="append", help="only this assignment (repeatable; default: all)")
     d.add_argument("--no-progress", action="store_true")
     d.set_defaults(func=cmd_demo)
 

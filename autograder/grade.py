@@ -97,7 +97,7 @@ def discover(course: Path, assignments: list[str] | None = None, students: list[
 
 def check_gradebook(course: Path, assignments: list[str]) -> None:
     """Fail early (usage error) when an assignment was never generated into the gradebook."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     db = course / "gradebook.db"
     if not db.exists():
@@ -112,7 +112,21 @@ def check_gradebook(course: Path, assignments: list[str]) -> None:
     if missing:
         raise UsageError(f"assignment(s) {', '.join(missing)} not in the gradebook: "
                          "run `nbgrader generate_assignment` for them first")
-    del Gradebook
+
+
+def ensure_students(course: Path, students: list[str]) -> None:
+    """Create missing students up front, one writer: two workers creating one student race (UNIQUE constraint).
+
+    nbgrader's Autograde then only updates them (``update_or_create_student`` with no fields), as stock does.
+    """
+    from nbgrader.api import MissingEntry
+
+    with _gradebook(course) as gb:
+        for student in sorted(set(students)):
+            try:
+                gb.find_student(student)
+            except MissingEntry:
+                gb.add_student(student)
 
 
 @contextlib.contextmanager
@@ -147,6 +161,31 @@ def install_sqlite_busy_timeout(ms: int = SQLITE_BUSY_MS) -> None:
         install_sqlite_busy_timeout.installed = True  # type: ignore[attr-defined]
 
 
+def reuse_gradebook_engines() -> None:
+    """One SQLAlchemy engine per database URL in this process, instead of one per ``Gradebook(...)``.
+
+    nbgrader and the course's preprocessors open the gradebook about ten times per
+    submission, each time with a fresh engine whose SQL must be compiled again.
+    Reusing the engine (its pool and compiled-statement cache) changes no query and
+    no result; sessions are still opened and closed exactly as before.
+    """
+    from nbgrader import api as nbapi
+
+    if getattr(nbapi.create_engine, "zengrad_cached", False):
+        return
+    original = nbapi.create_engine
+    engines: dict[tuple, Any] = {}
+
+    def create_engine(url: Any, *args: Any, **kwargs: Any) -> Any:
+        key = (str(url), args, tuple(sorted(kwargs.items())))
+        if key not in engines:
+            engines[key] = original(url, *args, **kwargs)
+        return engines[key]
+
+    create_engine.zengrad_cached = True  # type: ignore[attr-defined]
+    nbapi.create_engine = create_engine
+
+
 class _Timers:
     """Where a worker's time goes: kernel start, execution, trusted checks, database (wall seconds)."""
 
@@ -176,18 +215,6 @@ def _instrument() -> None:
 
     from autograder.preprocessors import GuardedExecute, TrustedChecks
 
-    def timed_async(cls: type, name: str, key: str) -> None:
-        original = getattr(cls, name)
-
-        async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return await original(self, *args, **kwargs)
-            finally:
-                TIMERS.add(key, time.perf_counter() - start)
-
-        setattr(cls, name, wrapper)
-
     def timed(cls: type, name: str, key: str) -> None:
         original = getattr(cls, name)
 
@@ -200,8 +227,8 @@ def _instrument() -> None:
 
         setattr(cls, name, wrapper)
 
-    timed_async(NotebookClient, "async_start_new_kernel", "kernel_start")
-    timed_async(NotebookClient, "async_start_new_kernel_client", "kernel_start")
+    timed(NotebookClient, "start_new_kernel", "kernel_start")  # the sync wrappers setup_kernel calls
+    timed(NotebookClient, "start_new_kernel_client", "kernel_start")
     timed(GuardedExecute, "preprocess", "execute_total")
     timed(TrustedChecks, "preprocess", "checks")
     timed(nbapi.Gradebook, "__init__", "database")
@@ -245,6 +272,7 @@ class GradingSession:
         self.feedback = feedback
         os.chdir(self.course)
         install_sqlite_busy_timeout()
+        reuse_gradebook_engines()
         _instrument()
         self.app = AutogradeApp()
         self.app.initialize(["--force", *overrides])
@@ -325,12 +353,19 @@ class GradingSession:
         outcome.cells, outcome.score, outcome.max_score = gradebook_cells(self.course, job, nbs)
 
 
-def gradebook_cells(course: Path, job: Job, nbs: dict[str, Any] | None = None) -> tuple[list[CellResult], float,
-                                                                                         float]:
+def gradebook_cells(course: Path, job: Job, nbs: dict[str, Any] | None = None,
+                    gb: Any = None) -> tuple[list[CellResult], float, float]:
     """The submission's grade cells as the gradebook holds them (0 where no score), with outputs from ``nbs``."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import Gradebook
 
-    from autograder.preprocessors import is_test_cell  # noqa: F401 - keep the pipeline's import order
+    if gb is None:
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as own:
+            return gradebook_cells(course, job, nbs, own)
+    return _cells(gb, job, nbs)
+
+
+def _cells(gb: Any, job: Job, nbs: dict[str, Any] | None) -> tuple[list[CellResult], float, float]:
+    from nbgrader.api import MissingEntry
 
     cells: list[CellResult] = []
     outputs: dict[tuple[str, str], str] = {}
@@ -339,33 +374,33 @@ def gradebook_cells(course: Path, job: Job, nbs: dict[str, Any] | None = None) -
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
             if grade_id and cell.metadata.get("nbgrader", {}).get("grade"):
                 outputs[(name, grade_id)] = oc.cell_output_text(cell)
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        try:
-            assignment = gb.find_assignment(job.assignment)
-        except MissingEntry:
-            return cells, 0.0, 0.0
-        max_total = float(assignment.max_score or 0.0)
-        try:
-            submission = gb.find_submission(job.assignment, job.student)
-        except MissingEntry:
-            submission = None
-        for notebook in sorted(assignment.notebooks, key=lambda n: n.name):
-            scores: dict[str, float] = {}
-            if submission is not None:
-                try:
-                    snb = gb.find_submission_notebook(notebook.name, job.assignment, job.student)
-                    scores = {g.name: float(g.score or 0.0) for g in snb.grades}
-                except MissingEntry:
-                    pass
-            for gc in sorted(notebook.grade_cells, key=lambda g: g.name):
-                cells.append(CellResult(gc.name, notebook.name, scores.get(gc.name, 0.0), float(gc.max_score),
-                                        outputs.get((notebook.name, gc.name), "")))
-        total = float(submission.score or 0.0) if submission is not None else 0.0
+    try:
+        assignment = gb.find_assignment(job.assignment)
+    except MissingEntry:
+        return cells, 0.0, 0.0
+    max_total = float(assignment.max_score or 0.0)
+    try:
+        submission = gb.find_submission(job.assignment, job.student)
+    except MissingEntry:
+        submission = None
+    for notebook in sorted(assignment.notebooks, key=lambda n: n.name):
+        scores: dict[str, float] = {}
+        if submission is not None:
+            try:
+                snb = gb.find_submission_notebook(notebook.name, job.assignment, job.student)
+                scores = {g.name: float(g.score or 0.0) for g in snb.grades}
+            except MissingEntry:
+                pass
+        for gc in sorted(notebook.grade_cells, key=lambda g: g.name):
+            cells.append(CellResult(gc.name, notebook.name, scores.get(gc.name, 0.0), float(gc.max_score),
+                                    outputs.get((notebook.name, gc.name), "")))
+    total = float(submission.score or 0.0) if submission is not None else 0.0
     return cells, total, max_total
 
 
 def _is_db_lock(text: str) -> bool:
-    return "OperationalError" in text and ("locked" in text or "busy" in text)
+    """A transient gradebook conflict between workers: worth retrying the student."""
+    return ("OperationalError" in text and ("locked" in text or "busy" in text)) or "UNIQUE constraint failed" in text
 
 
 def _last_error_line(text: str) -> str:
@@ -597,17 +632,37 @@ def reset_submission(course: Path, job: Job) -> None:
 def verify(course: Path, outcomes: list[Outcome]) -> list[str]:
     """Problems found by reading every outcome's scores back from the gradebook (empty: nothing lost)."""
     problems: list[str] = []
-    for o in outcomes:
-        job = Job(o.assignment, o.student, tuple(sorted({c.notebook for c in o.cells})))
-        cells, total, _ = gradebook_cells(course, job)
-        if not o.autograded:
-            continue
-        recorded = {(c.notebook, c.grade_id): c.score for c in o.cells}
-        stored = {(c.notebook, c.grade_id): c.score for c in cells}
-        if recorded != stored or abs(total - o.score) > 1e-9:
-            problems.append(f"{o.assignment}/{o.student}: gradebook has {stored} (total {total}), "
-                            f"the grader recorded {recorded} (total {o.score})")
+    with _gradebook(course) as gb:
+        for o in outcomes:
+            if o.autograded:
+                problems += _verify_one(gb, o)
     return problems
+
+
+def _verify_one(gb: Any, o: Outcome) -> list[str]:
+    problems: list[str] = []
+    job = Job(o.assignment, o.student, tuple(sorted({c.notebook for c in o.cells})))
+    cells, total, _ = _cells(gb, job, None)
+    recorded = {(c.notebook, c.grade_id): c.score for c in o.cells}
+    stored = {(c.notebook, c.grade_id): c.score for c in cells}
+    if recorded != stored or abs(total - o.score) > 1e-9:
+        problems.append(f"{o.assignment}/{o.student}: gradebook has {stored} (total {total}), "
+                        f"the grader recorded {recorded} (total {o.score})")
+    return problems
+
+
+def merge_overrides(overrides: list[str] | tuple[str, ...]) -> list[str]:
+    """``--Class.trait=value`` arguments with later ones replacing earlier ones for the same trait.
+
+    traitlets rejects a trait given twice on one command line; the demo's limits
+    and the user's own overrides may name the same trait.
+    """
+    merged: dict[str, str] = {}
+    for arg in overrides:
+        key = arg.split("=", 1)[0]
+        merged.pop(key, None)
+        merged[key] = arg
+    return list(merged.values())
 
 
 def grade(course: Path, assignments: list[str] | None = None, students: list[str] | None = None,
@@ -617,7 +672,7 @@ def grade(course: Path, assignments: list[str] | None = None, students: list[str
     course = Path(course).resolve()
     if not (course / "nbgrader_config.py").exists():
         raise UsageError(f"{course} is not a course directory (no nbgrader_config.py)")
-    overrides = list(overrides)
+    overrides = merge_overrides(overrides)
     jobs = discover(course, assignments, students)
     start = time.perf_counter()
     workers = workers or default_workers()
@@ -625,6 +680,7 @@ def grade(course: Path, assignments: list[str] | None = None, students: list[str
         return RunResult([], 0.0, workers)
     preload()
     check_gradebook(course, sorted({j.assignment for j in jobs}))
+    ensure_students(course, [j.student for j in jobs])
     timeout = job_timeout or default_job_timeout(course, overrides)
     outcomes = run_pool(course, jobs, workers, overrides, timeout, feedback, progress)
     for o, job in zip(outcomes, jobs, strict=True):

@@ -1,0 +1,206 @@
+"""Benchmark ``zengrad-kit grade`` against stock ``nbgrader autograde`` on one synthetic class.
+
+    python benchmarks/grading.py                 # 40 students x every assignment in source/
+    python benchmarks/grading.py --students 10   # a quicker run
+
+Builds the course once (``generate_assignment`` for every assignment in
+``source/``), synthesizes a class of honest-but-imperfect students (perfect,
+stubs, partial answers, the classic bugs of ``autograder.mutants``; the
+deliberately hostile notebooks of the demo are left out because their cost is
+the configured time limits, the same in both), then grades it in separate
+fresh copies of the course:
+
+1. stock: ``nbgrader autograde ASSIGNMENT`` for each assignment, serially (the
+   same timing hooks as ``zengrad-kit`` are installed in that process so the
+   breakdown is comparable; they only read the clock);
+2. ``zengrad-kit grade --no-feedback`` (autograde only, like stock);
+3. ``zengrad-kit grade`` (autograde + feedback HTML + reports + CSV).
+
+Wall seconds include process start-up. Grades of runs 1 and 2 must be equal.
+Prints a Markdown table (the one in ``benchmarks/README.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+STOCK_CHILD = r"""
+import atexit, json, os, sys
+from autograder.grade import TIMERS, _instrument
+_instrument()  # timing wrappers only: they read the clock and call through
+atexit.register(lambda: open(os.environ["ZENGRAD_TIMERS_OUT"], "w").write(json.dumps(TIMERS.t)))
+sys.argv = ["nbgrader", *sys.argv[1:]]
+from nbgrader.apps.nbgraderapp import main
+main()
+"""
+
+
+def children_cpu() -> float:
+    """CPU seconds of every finished child process tree so far (kernels and sandbox workers included)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e["PATH"] = str(Path(sys.executable).parent) + os.pathsep + e.get("PATH", "")
+    return e
+
+
+def build_template(dest: Path, students: int) -> list[str]:
+    """The generated course plus ``students`` submissions per assignment."""
+    from autograder import demo
+
+    assignments = demo.build_course(dest)
+    honest = [r for r in demo.roles() if r.expect in ("full", "zero", "partial")]
+    mutants = __import__("autograder.mutants", fromlist=["catalogue"]).catalogue()
+    import nbformat
+
+    for i in range(students):
+        role = honest[i % len(honest)]
+        student = f"student{i + 1:02d}-{role.name}"
+        for assignment in assignments:
+            folder = dest / "submitted" / student / assignment
+            folder.mkdir(parents=True)
+            for helper in (dest / "release" / assignment).iterdir():
+                if helper.is_file() and helper.suffix != ".ipynb":
+                    shutil.copy(helper, folder)
+            for nb_path in sorted((dest / "solutions" / assignment).glob("*.ipynb")):
+                sol = nbformat.read(nb_path, as_version=4)
+                rel = nbformat.read(dest / "release" / assignment / nb_path.name, as_version=4)
+                nbformat.write(role.make(sol, rel, list(mutants.get(assignment, {}).values())), folder / nb_path.name)
+            (folder / "timestamp.txt").write_text(demo.TIMESTAMP)
+    return assignments
+
+
+def grades(course: Path) -> dict[tuple[str, str, str], float]:
+    from nbgrader.api import Gradebook
+
+    out = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for a in gb.assignments:
+            for sub in a.submissions:
+                for nb in sub.notebooks:
+                    for g in nb.grades:
+                        out[(a.name, sub.student.id, g.name)] = g.score
+    return out
+
+
+def run_stock(course: Path, assignments: list[str]) -> tuple[float, dict[str, float]]:
+    timers: dict[str, float] = {}
+    start = time.perf_counter()
+    for assignment in assignments:
+        with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
+            out = tmp.name
+        proc = subprocess.run([sys.executable, "-c", STOCK_CHILD, "autograde", assignment, "--force",
+                               "--log-level=WARN"], cwd=course, env={**env(), "ZENGRAD_TIMERS_OUT": out},
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            print(proc.stderr[-3000:], file=sys.stderr)
+            raise SystemExit(f"stock autograde failed for {assignment}")
+        for k, v in json.loads(Path(out).read_text()).items():
+            timers[k] = timers.get(k, 0.0) + v
+        os.unlink(out)
+    return time.perf_counter() - start, timers
+
+
+def run_zengrad(course: Path, workers: int | None, feedback: bool) -> tuple[float, dict[str, float]]:
+    args = [sys.executable, "-m", "autograder.cli", "grade", "--no-progress"]
+    if workers:
+        args += ["--workers", str(workers)]
+    if not feedback:
+        args.append("--no-feedback")
+    start = time.perf_counter()
+    proc = subprocess.run(args, cwd=course, env=env(), capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode not in (0, 1):  # 1: some submissions ended in an explicit error (e.g. a hanging bug)
+        print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
+        raise SystemExit(f"zengrad-kit grade exited {proc.returncode}")
+    timers: dict[str, float] = {}
+    for o in json.loads((course / "reports" / "outcomes.json").read_text())["outcomes"]:
+        for k, v in o["timings"].items():
+            timers[k] = timers.get(k, 0.0) + v
+        timers["submission_wall"] = timers.get("submission_wall", 0.0) + o["seconds"]
+    return seconds, timers
+
+
+def breakdown(timers: dict[str, float], n: int) -> str:
+    """Seconds per submission in each phase (summed over workers, so parallel phases overlap in wall time)."""
+    k = timers.get("kernel_start", 0.0)
+    execution = timers.get("execute_total", 0.0) - k
+    parts = {"kernel start": k, "execution": execution, "checks": timers.get("checks", 0.0),
+             "database": timers.get("database", 0.0)}
+    return ", ".join(f"{name} {v / n:.2f}" for name, v in parts.items())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--students", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=None, help="zengrad-kit workers (default: its default)")
+    parser.add_argument("--skip-full", action="store_true", help="skip the run with feedback and reports")
+    parser.add_argument("--keep", action="store_true", help="keep the course copies")
+    args = parser.parse_args()
+    os.environ["PATH"] = env()["PATH"]
+    work = Path(tempfile.mkdtemp(prefix="zengrad-bench-"))
+    template = work / "template"
+    t0 = time.perf_counter()
+    assignments = build_template(template, args.students)
+    n = args.students * len(assignments)
+    print(f"built a class of {args.students} students x {len(assignments)} assignments ({', '.join(assignments)}) "
+          f"= {n} submissions in {time.perf_counter() - t0:.0f} s; {os.cpu_count()} cores", flush=True)
+    rows = []
+    copies = {}
+    for label in ["stock", "zengrad", "zengrad-full"][: 2 if args.skip_full else 3]:
+        copies[label] = work / label
+        shutil.copytree(template, copies[label])
+        cpu0 = children_cpu()
+        if label == "stock":
+            seconds, timers = run_stock(copies[label], assignments)
+        else:
+            seconds, timers = run_zengrad(copies[label], args.workers, feedback=label == "zengrad-full")
+        cpu = children_cpu() - cpu0
+        rows.append((label, seconds, timers, cpu))
+        print(f"{label}: {seconds:.1f} s ({seconds / n:.2f} s per submission, {cpu / n:.2f} CPU s per submission)",
+              flush=True)
+    same = grades(copies["stock"]) == grades(copies["zengrad"])
+    stock_s = rows[0][1]
+    from autograder.grade import default_workers
+
+    workers = args.workers or default_workers()
+    lines = [f"Class: {args.students} students x {len(assignments)} assignments = {n} submissions; "
+             f"{os.cpu_count()} cores; zengrad-kit workers: {workers}. Grades identical to stock: {same}.", "",
+             "| run | wall s | s / submission | speed-up vs stock | CPU s / submission | "
+             "phases, s per submission (summed over workers) |",
+             "|---|---:|---:|---:|---:|---|"]
+    names = {"stock": "stock `nbgrader autograde` (serial)", "zengrad": "`zengrad-kit grade --no-feedback`",
+             "zengrad-full": "`zengrad-kit grade` (+ feedback, reports, CSV)"}
+    for label, seconds, timers, cpu in rows:
+        lines.append(f"| {names[label]} | {seconds:.1f} | {seconds / n:.2f} | {stock_s / seconds:.2f}x | "
+                     f"{cpu / n:.2f} | {breakdown(timers, n)} |")
+    lines += ["", f"Machine load while measuring (1/5/15 min): {os.getloadavg()[0]:.2f} / {os.getloadavg()[1]:.2f} / "
+              f"{os.getloadavg()[2]:.2f} on {os.cpu_count()} cores."]
+    table = "\n".join(lines)
+    print()
+    print(table)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        print("courses kept in", work)
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
