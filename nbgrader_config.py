@@ -61,7 +61,7 @@ c.Autograde.autograde_preprocessors = [
 c.OverwriteCells.add_missing_cells = True  # a deleted test cell is restored, not silently ungraded
 
 # Per-cell and per-notebook limits of the student's kernel.
-c.Execute.timeout = 30
+c.Execute.timeout = 60  # generous: a 2-core grader running several kernels at once is slow
 c.Execute.interrupt_on_timeout = True
 c.GuardedExecute.notebook_timeout = 300
 c.GuardedExecute.memory_limit_mb = 4096
@@ -70,7 +70,7 @@ c.GuardedExecute.memory_limit_mb = 4096
 c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:"]
 
 # The trusted worker that runs student code for the hidden checks.
-c.TrustedChecks.cell_timeout = 30
+c.TrustedChecks.cell_timeout = 60
 c.TrustedChecks.program_timeout = 10
 c.TrustedChecks.cpu_seconds = 300
 c.TrustedChecks.memory_limit_mb = 1024
