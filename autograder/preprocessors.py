@@ -151,7 +151,8 @@ class GuardedExecute(Execute):
                 try:
                     self.preprocess_cell(cell, resources, index)
                 except DeadKernelError:
-                    fault = {"kind": "kernel-died", "cell": index, "message": "the kernel died"}
+                    fault = {"kind": "kernel-died", "cell": index, "message": "the kernel died",
+                             "exit_code": self._kernel_exit_code()}
                     cell.outputs.append(error_output(
                         "KernelDied", "the kernel died while running this cell (os._exit, a crash, "
                         "or the memory limit)"))
@@ -169,6 +170,14 @@ class GuardedExecute(Execute):
         zmeta(self.nb)["kernel_fault"] = fault
         self.set_widgets_metadata()
         return self.nb, self.resources
+
+    def _kernel_exit_code(self) -> int | None:
+        """The dead kernel's exit status (negative: killed by that signal), when it can be known."""
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        try:
+            return process.poll() if process is not None else None
+        except Exception:  # noqa: BLE001 - best effort, for the report only
+            return None
 
     def _responsive(self) -> bool:
         saved = self.timeout

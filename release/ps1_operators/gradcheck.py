@@ -92,7 +92,7 @@ def check_gradients(
             how = "backward()" if full else f"out._backward() with out.grad = {upstream!r}"
             raise GradientCheckError(
                 f"wrong gradient at {where} after {how}: your {name}.grad = {got!r}, "
-                f"but the numerical estimate is {expected!r}"
+                f"but the numerical estimate is {expected:.6g}"
             )
     print(f"ok: gradients match at {where}")
 

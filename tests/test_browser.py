@@ -1,0 +1,385 @@
+"""The student path in a real browser: JupyterLab 4 + nbgrader's lab extensions, headless Debian chromium.
+
+A student workspace holds a copy of the ps1 release. JupyterLab runs on loopback with isolated
+Jupyter dirs and a throwaway exchange. The test opens the notebook, runs it (Run All stops at the
+first stub), types a wrong and then a right ``_backward`` into the ``mul`` stub, runs the stub and
+its test cell, presses Validate, reads the dialog, and submits from the Assignment List.
+Screenshots and texts land in ``test-artifacts/browser/``; their paths are printed and recorded as
+junit properties.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tests.course_helpers import REPO
+
+CHROMIUM = Path("/usr/bin/chromium")
+ASSIGNMENT = "ps1_operators"
+COURSE = "zengrad"
+ARTIFACTS = REPO / "test-artifacts" / "browser"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Debian chromium is not installed at /usr/bin/chromium "
+        "(apt-get install -y chromium; .ci/run installs it)",
+    ),
+]
+
+STUB = "        # YOUR CODE HERE\n        raise NotImplementedError()"
+MUL_HEAD = """def __mul__(self, other):
+    other = other if isinstance(other, Value) else Value(other)
+    out = Value(self.data * other.data, (self, other), '*')
+
+    def _backward():
+"""
+MUL_TAIL = """
+    out._backward = _backward
+    return out
+
+Value.__mul__ = __mul__"""
+# a classic first attempt: the local derivatives, but no chain rule (out.grad is forgotten)
+MUL_WRONG = MUL_HEAD + "        self.grad += other.data\n        other.grad += self.data\n" + MUL_TAIL
+MUL_RIGHT = (
+    MUL_HEAD + "        self.grad += other.data * out.grad\n        other.grad += self.data * out.grad\n" + MUL_TAIL
+)
+STUBS_LEFT = ["+", "**2", "exp", "log", "tanh", "relu", "sigmoid"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_server(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"jupyter lab exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"jupyter lab did not answer within {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def jupyter_lab(tmp_path: Path):
+    """JupyterLab serving a student workspace with the ps1 release; yields (base_url, token, paths)."""
+    workspace = tmp_path / "student"
+    shutil.copytree(REPO / "release" / ASSIGNMENT, workspace / ASSIGNMENT)
+    # the instructor has released ps1 into the exchange (what `nbgrader release_assignment` does)
+    exchange = tmp_path / "exchange"
+    shutil.copytree(REPO / "release" / ASSIGNMENT, exchange / COURSE / "outbound" / ASSIGNMENT)
+    (exchange / COURSE / "inbound").mkdir()
+    os.chmod(exchange / COURSE / "inbound", 0o733)  # nbgrader's default: students write, cannot list
+
+    jhome = tmp_path / "jupyter"
+    env = dict(os.environ)
+    for var, sub in (
+        ("IPYTHONDIR", "ipython"),
+        ("JUPYTER_CONFIG_DIR", "config"),
+        ("JUPYTER_DATA_DIR", "data"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("MPLCONFIGDIR", "mpl"),
+    ):
+        env[var] = str(jhome / sub)
+        (jhome / sub).mkdir(parents=True)
+    env["JUPYTER_PLATFORM_DIRS"] = "1"
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    # the student's side of the course config: which course, where the exchange is
+    (jhome / "config" / "nbgrader_config.py").write_text(
+        "c = get_config()  # noqa: F821\n"
+        f"c.CourseDirectory.course_id = {COURSE!r}\n"
+        f"c.Exchange.root = {str(exchange)!r}\n"
+    )
+    # no "get notified about Jupyter news?" toast over the screenshots
+    settings = jhome / "config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
+
+    port, token = free_port(), secrets.token_hex(16)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = ARTIFACTS / "jupyter-lab.log"
+    with log.open("w") as log_file:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jupyter",
+                "lab",
+                "--no-browser",
+                "--ip=127.0.0.1",
+                f"--port={port}",
+                f"--ServerApp.token={token}",
+                "--allow-root",
+                f"--ServerApp.root_dir={workspace}",
+                "--expose-app-in-browser",
+                "--LabApp.news_url=",
+                "--ServerApp.port_retries=0",
+            ],
+            cwd=workspace,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_server(f"{base}/api/status?token={token}", proc, log)
+        yield base, token, workspace, exchange
+    finally:
+        proc.terminate()  # jupyter lab shuts its kernels down on SIGTERM
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Student:
+    """What a student does in the notebook, with a screenshot at each step."""
+
+    def __init__(self, page, shots: list[Path]) -> None:
+        self.page = page
+        self.shots = shots
+        self.cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
+
+    def shot(self, name: str, locator=None) -> None:
+        path = ARTIFACTS / f"{len(self.shots) + 1:02d}-{name}.png"
+        (locator or self.page).screenshot(path=str(path))
+        self.shots.append(path)
+
+    def kernel_idle(self, timeout: float = 60_000) -> None:
+        self.page.wait_for_selector(
+            ".jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout
+        )
+
+    def prompt(self, index: int) -> str:
+        return self.cells.nth(index).locator(".jp-InputArea-prompt").text_content().strip()
+
+    def output(self, index: int) -> str:
+        return self.cells.nth(index).locator(".jp-OutputArea").text_content()
+
+    def wait_executed(self, index: int, before: str, timeout: float = 30_000) -> None:
+        """Until the cell's prompt shows a new execution count (not ``[*]``)."""
+        handle = self.cells.nth(index).locator(".jp-InputArea-prompt").element_handle()
+        self.page.wait_for_function(
+            "([el, before]) => { const t = el.textContent.trim(); return t !== before && /\\[\\d+\\]/.test(t); }",
+            arg=[handle, before],
+            timeout=timeout,
+        )
+
+    def source(self, index: int) -> str:
+        """The cell's text from JupyterLab's model (what is saved), else from the editor's lines."""
+        text = self.page.evaluate(
+            "(i) => window.jupyterapp ? window.jupyterapp.shell.currentWidget.content.widgets[i]"
+            ".model.sharedModel.getSource() : null",
+            index,
+        )
+        if text is None:
+            lines = self.cells.nth(index).locator(".cm-content .cm-line")
+            text = "\n".join(lines.nth(k).text_content() for k in range(lines.count()))
+        return text
+
+    def type_into(self, index: int, code: str) -> None:
+        """Click into the cell's editor, select everything, type the code.
+
+        ``insert_text`` delivers the text as one input (like a paste), so CodeMirror's
+        auto-indent and bracket auto-closing do not touch it; the result is checked.
+        """
+        editor = self.cells.nth(index).locator(".cm-content")
+        editor.scroll_into_view_if_needed()
+        editor.click()
+        self.page.keyboard.press("Control+a")
+        self.page.keyboard.insert_text(code)
+        assert self.source(index) == code, f"the editor holds {self.source(index)!r}"
+
+    def run_two(self, index: int) -> None:
+        """Shift+Enter in the cell (runs it, selects the next one), Shift+Enter again (runs the test)."""
+        before = self.prompt(index), self.prompt(index + 1)
+        self.page.keyboard.press("Shift+Enter")
+        self.wait_executed(index, before[0])
+        self.page.keyboard.press("Shift+Enter")
+        self.wait_executed(index + 1, before[1])
+        self.kernel_idle()
+        self.cells.nth(index + 1).scroll_into_view_if_needed()
+
+
+def test_student_fills_a_stub_sees_its_test_pass_validates_and_submits(
+    jupyter_lab, record_testsuite_property, capsys
+) -> None:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
+
+    base, token, workspace, exchange = jupyter_lab
+    notebook_file = workspace / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    nb = nbformat.read(notebook_file, as_version=4)
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    add_test, mul, mul_test = ids.index("add_test"), ids.index("mul_solution"), ids.index("mul_test")
+    assert mul_test == mul + 1
+    for old in ARTIFACTS.glob("*.png"):
+        old.unlink()
+    shots: list[Path] = []
+    notes: list[str] = []
+    started = time.monotonic()
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(30_000)
+            student = Student(page, shots)
+
+            # 1. open the notebook; the kernel starts
+            page.goto(f"{base}/lab/tree/{ASSIGNMENT}/{ASSIGNMENT}.ipynb?token={token}")
+            page.wait_for_selector(".jp-NotebookPanel", timeout=60_000)
+            student.kernel_idle()
+            page.wait_for_function(
+                "(n) => document.querySelectorAll('.jp-NotebookPanel .jp-Notebook .jp-Cell').length === n",
+                arg=len(nb.cells),
+            )
+            assert page.locator(".jp-NotebookPanel-toolbar .jp-Toolbar-item", has_text="Validate").count() == 1, (
+                "no Validate button: nbgrader's lab extension (@jupyter/nbgrader) is not enabled"
+            )
+            assert "raise NotImplementedError()" in student.source(mul)
+            student.shot("notebook-open")
+
+            # 2. Run > Run All Cells: the setup and Value cells run, execution stops at the first stub's test
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            student.wait_executed(add_test, "[ ]:", timeout=60_000)
+            student.kernel_idle()
+            add_out = student.output(add_test)
+            assert (
+                "GradientCheckError: not implemented yet: the _backward of '+' raises NotImplementedError." in add_out
+            ), add_out
+            assert "with your code." in add_out
+            assert student.prompt(mul) == "[ ]:"  # Run All stopped at the failing test
+            assert ids.index("value_class") < add_test and re.fullmatch(r"\[\d+\]:", student.prompt(ids.index("setup")))
+            student.cells.nth(add_test).locator(".jp-OutputArea").scroll_into_view_if_needed()
+            student.shot("run-all-stops-at-add-stub")
+            notes.append(f"add_test output after Run All:\n{add_out.strip().splitlines()[-1]}")
+
+            # 3. a wrong first attempt at mul: the test names the input and the expected value
+            student.type_into(mul, MUL_WRONG)
+            student.shot("mul-typed-wrong")
+            student.run_two(mul)
+            wrong = student.output(mul_test)
+            found = re.search(
+                r"GradientCheckError: wrong gradient at a = 2\.0, b = -3\.0 after out\._backward\(\) "
+                r"with out\.grad = 1\.5: your a\.grad = -3\.0, but the numerical estimate is (\S+)",
+                wrong,
+            )
+            assert found, wrong
+            assert float(found.group(1)) == pytest.approx(-4.5, rel=1e-6)  # b * upstream = -3.0 * 1.5
+            student.shot("mul-test-wrong-gradient")
+            notes.append(f"mul_test output on the wrong attempt:\n{wrong.strip().splitlines()[-1]}")
+
+            # 4. the fix: the test passes
+            student.type_into(mul, MUL_RIGHT)
+            student.cells.nth(mul).scroll_into_view_if_needed()
+            student.shot("mul-typed-right")
+            student.run_two(mul)
+            right = student.output(mul_test)
+            assert right.count("ok: gradients match") == 4, right
+            assert "Error" not in right and "Traceback" not in right, right
+            assert (
+                student.cells.nth(mul_test)
+                .locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+                .count()
+                == 0
+            )
+            student.shot("mul-test-passes")
+            notes.append(f"mul_test output after the fix:\n{right.strip()}")
+
+            # 5. Validate (saves the notebook, runs it in a fresh kernel on the server, shows a dialog)
+            page.locator(".jp-NotebookPanel-toolbar .jp-Toolbar-item", has_text="Validate").click()
+            try:
+                page.locator(".jp-NotebookPanel-toolbar", has_text="Validating...").wait_for(timeout=3_000)
+                student.shot("validating")
+            except PlaywrightTimeout:  # the label may already be gone; the dialog is what matters
+                pass
+            dialog = page.locator(".jp-Dialog")
+            dialog.locator(".jp-Dialog-header", has_text="Validation Results").wait_for(timeout=90_000)
+            body = dialog.locator("#validation-message")
+            text = body.inner_text()
+            (ARTIFACTS / "validate-dialog.txt").write_text(text)
+            student.shot("validate-dialog")
+            assert "validation-failed" in (body.get_attribute("class") or ""), text
+            assert text.count("The following cell failed:") == len(STUBS_LEFT), text
+            for op in STUBS_LEFT:
+                assert f"GradientCheckError: not implemented yet: the _backward of {op!r}" in text, op
+            assert "the _backward of '*'" not in text and "lambda a, b: a * b" not in text, text
+            page.evaluate("""() => {
+                const pre = [...document.querySelectorAll('#validation-message pre')]
+                    .find(p => p.innerText.includes('not implemented yet'));
+                pre.scrollIntoView({block: 'end'});
+            }""")
+            student.shot("validate-dialog-message", dialog)
+            notes.append(
+                "Validate dialog: 'Validation Results', "
+                f"{text.count('The following cell failed:')} x 'The following cell failed:' "
+                f"(stubs {', '.join(STUBS_LEFT)}); mul is not listed"
+            )
+            dialog.get_by_role("button", name="Ok").click()
+            saved = nbformat.read(notebook_file, as_version=4)
+            assert saved.cells[mul].source == MUL_RIGHT  # Validate saved the notebook first
+
+            # 6. Nbgrader > Assignment List: the workspace copy is a downloaded assignment; submit it
+            page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").first.click()
+            page.locator(".lm-Menu-itemLabel", has_text="Assignment List").first.click()
+            fetched = page.locator("#fetched_assignments_list")
+            downloaded = fetched.locator(".list_item:not(.nested_list_item)", has_text=ASSIGNMENT)
+            downloaded.wait_for()
+            student.shot("assignment-list")
+            downloaded.get_by_role("button", name="Submit").click()
+            page.locator("#submitted_assignments_list .list_item", has_text=ASSIGNMENT).first.wait_for()
+            student.shot("submitted")
+        finally:
+            browser.close()
+
+    inbound = list((exchange / COURSE / "inbound").iterdir())
+    assert len(inbound) == 1 and f"+{ASSIGNMENT}+" in inbound[0].name, inbound
+    submitted = nbformat.read(inbound[0] / f"{ASSIGNMENT}.ipynb", as_version=4)
+    assert submitted.cells[mul].source == MUL_RIGHT
+    assert (inbound[0] / "gradcheck.py").exists()
+    elapsed = time.monotonic() - started
+
+    (ARTIFACTS / "student-sees.txt").write_text("\n\n".join(notes) + "\n")
+    for path in [*shots, ARTIFACTS / "validate-dialog.txt", ARTIFACTS / "student-sees.txt"]:
+        record_testsuite_property(f"browser-artifact-{path.stem}", str(path))  # in the junit XML
+    with capsys.disabled():
+        print(f"\nbrowser test: {elapsed:.1f} s in the browser; artifacts:")
+        for path in [
+            *shots,
+            ARTIFACTS / "validate-dialog.txt",
+            ARTIFACTS / "student-sees.txt",
+            ARTIFACTS / "jupyter-lab.log",
+        ]:
+            print(f"  {path}")
