@@ -148,3 +148,77 @@ def test_grading_twice_gives_identical_scores_and_messages(graded_class) -> None
         for grade_id in POINTS:
             assert [o.get("evalue") for o in _errors(nb, grade_id)] == \
                 [o.get("evalue") for o in _errors(again, grade_id)], (student, grade_id)
+
+
+# --- the property checks themselves, on the reference engine (no nbgrader, no worker) ---------------
+PIECES = ("ps3.zero_grad", "ps3.neuron", "ps3.layer", "ps3.mlp", "ps3.loss", "ps3.sgd", "ps3.grid")
+
+
+def solution_namespace(*edits: tuple[str, str, str]) -> dict:
+    """The given cells plus every solution cell, with (grade_id, old, new) edits, executed like the worker does."""
+    ns = given_namespace()
+    nb = solution_nb(PS3)
+    for edit in edits:
+        nb = mutate(nb, *edit)
+    for c in nb.cells:
+        if c.metadata.get("nbgrader", {}).get("grade_id", "").endswith("_solution"):
+            exec(c.source, ns)
+    return ns
+
+
+def verdicts_on(ns: dict, check_ids=PIECES) -> dict:
+    engine = ReferenceEngine(ns)
+    return {check_id: run_check(check_id, engine) for check_id in check_ids}
+
+
+def test_property_checks_pass_the_solution_in_well_under_a_second_or_two() -> None:
+    import time
+
+    ns = solution_namespace()
+    verdicts_on(ns, ("ps3.sgd",))  # hypothesis' one-off start-up cost
+    started = time.perf_counter()
+    verdicts = verdicts_on(ns)
+    seconds = time.perf_counter() - started
+    assert [v.message for v in verdicts.values() if not v.passed] == []
+    assert seconds < 3.0, seconds  # about 0.5 s on an idle 2-core runner
+
+
+def test_equivalent_solutions_pass_despite_relu_kinks_and_rounding() -> None:
+    """Summing in another order, or dividing instead of multiplying by 1/n, moves the last bit of a
+    ReLU input or margin: cases on a kink are skipped, so a correct student never loses points there."""
+    ns = solution_namespace(
+        ("neuron_solution", "act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)",
+         "act = sum(xi * wi for wi, xi in reversed(list(zip(self.w, x)))) + self.b"),
+        ("loss_solution", "sum(margins) * (1.0 / len(margins))", "sum(margins) / len(margins)"),
+        ("grid_solution", "model([xv, yv]).data > 0", "model([xv, yv]).data >= 0"),
+    )
+    assert [v.message for v in verdicts_on(ns).values() if not v.passed] == []
+    # here the reference's act is +2.8e-17 and this student's -2.8e-17: relu passes the gradient or not
+    kink = checks.NeuronCase(3, True, [0.1, -0.1, -0.2], 0.2, [1.0, 1.0, 1.0])
+    assert kink.on_kink()
+    checks.neuron_batch(ReferenceEngine(ns), [kink])  # skipped, not failed
+
+
+SHRUNK = {  # the smallest failing case, as the student reads it
+    "zero_grad_missing": "zero_grad() on a module whose parameters have data [0.0] and grad [1.0]: the grads are "
+                         "[1.0] afterwards, expected [0.0]",
+    "neuron_bias_first": "Neuron(1).parameters() returned [b, w[0]], expected [w[0], b]",
+    "layer_params_duplicated": "Layer(1, 1).parameters() returned 4 Values, expected 2",
+    "mlp_last_layer_nonlinear": "MLP(1, [1]): the last layer (layer 0) applies ReLU",
+    "mlp_params_reversed": "MLP(1, [2, 1]).parameters()[0] is layer 1 neuron 0.w[0], expected layer 0 neuron 0.w[0]",
+    "loss_no_regularisation": "svm_loss(scores=[0.0], y=[1], params=[1.0]): your loss is 1.0, expected 1.0001 "
+                              "(the L2 term",
+    "loss_sum_not_mean": "svm_loss(scores=[0.0, 0.0], y=[1, 1], params=[]): your loss is 2.0, expected 1.0",
+    "sgd_wrong_sign": "sgd_step(model, lr=1.0) with parameters data [0.0] and grad [1.0]: data afterwards [1.0], "
+                      "expected [-1.0]",
+    "grid_axes_swapped": "decision_grid(model, xs=[0.0], ys=[1.0]) with model = Neuron(2, nonlin=False), "
+                         "w=[0.0, 1.0], b=0.0: Z[0][0] is 0.0, expected 1",
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHRUNK))
+def test_a_classic_bug_is_reported_on_its_smallest_case(name: str) -> None:
+    grade_id, old, new, lost = MUTANTS[name]
+    check_id = f"ps3.{lost.removesuffix('_test')}"
+    verdict = verdicts_on(solution_namespace((grade_id, old, new)), (check_id,))[check_id]
+    assert not verdict.passed and SHRUNK[name] in verdict.message, verdict.message

@@ -17,6 +17,28 @@ from hypothesis import HealthCheck, Phase, Verbosity, settings
 from autograder.adapter import Engine, Outcome, Program, ReferenceEngine, const
 from autograder.checks import CheckFailure, StopCheck
 
+
+def _no_local_constants() -> None:
+    """Keep hypothesis from mining constants out of whatever local modules happen to be loaded.
+
+    Hypothesis (6.1xx) seeds some draws with constants found in "local" (non
+    site-packages) modules loaded in the process. Which modules those are differs
+    between ``nbgrader autograde``, ``zengrad-kit grade``, a test run or an editable
+    install, so the generated examples, and in borderline cases the verdict, would
+    depend on how the grader was started. Grades must not: draw from hypothesis's
+    fixed global constants only.
+    """
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - other hypothesis layouts have no such feature
+        return
+    if hasattr(providers, "_get_local_constants") and hasattr(providers, "Constants"):
+        empty = providers.Constants()
+        providers._get_local_constants = lambda: empty
+
+
+_no_local_constants()
+
 # Determinism is a product requirement: same submission, same grade.
 SETTINGS = settings(
     derandomize=True,
