@@ -19,8 +19,6 @@ from autograder.worker_child import run_program
 
 Operand = int | dict  # a node handle, or {"const": x}
 
-BINARY = ("add", "sub", "mul", "truediv", "pow")
-UNARY = ("neg", "exp", "log", "tanh", "relu", "sigmoid")
 
 
 def const(x: float) -> dict:
@@ -146,10 +144,6 @@ class ReferenceEngine:
     def run(self, program: Program) -> Outcome:
         reply = run_program(program.steps, self.ns)
         return Outcome(reply["reads"], None if reply["ok"] else reply["error"])
-
-
-def run_all(engine: Engine, programs: Sequence[Program]) -> list[Outcome]:
-    return [engine.run(p) for p in programs]
 
 
 class CheckAborted(BaseException):  # noqa: N818 - BaseException so hypothesis does not shrink on it
