@@ -106,6 +106,32 @@ class Program:
         self.reads.append(what)
         return len(self.reads) - 1
 
+    def define(self, source: str, name: str) -> int:
+        """A known-good piece written by the instructor (``source`` defines ``name``), over the student's ``Value``.
+
+        Used with ``override`` so that a check of one part runs it with known-good versions of the
+        parts it builds on: a bug then costs only the cell of the part that has it.
+        """
+        h = self._handle()
+        self.steps.append(["define", h, source, name])
+        return h
+
+    def override(self, name: str, value: Operand) -> None:
+        """Replace the student's global ``name`` by ``value`` (a handle or a constant) for this program only."""
+        self.steps.append(["override", name, value])
+
+    def read_kind(self, h: int, what: str = "") -> int:
+        """Read the type name of an object (``float``, ``list``, ``Value``, ...)."""
+        self.steps.append(["read_kind", h])
+        self.reads.append(what)
+        return len(self.reads) - 1
+
+    def read_kinds(self, seq: int, what: str = "") -> int:
+        """Read the type names of the items of a sequence."""
+        self.steps.append(["read_kinds", seq])
+        self.reads.append(what)
+        return len(self.reads) - 1
+
     def read_order(self, h: int, what: str = "") -> int:
         self.steps.append(["read_order", h])
         self.reads.append(what)
@@ -168,15 +194,19 @@ class CellResult:
 
 
 class StudentEngine:
-    """Student code in a sandboxed worker, executed cell by cell like the notebook.
+    """Student code in a jailed worker, executed cell by cell like the notebook.
 
     ``advance_to(i)`` runs the student's code cells above cell ``i`` (test cells
     excluded) so a check sees exactly the state its test cell would see in the
-    kernel. If student code hangs or kills the worker while a check runs, the
-    check is aborted and a fresh worker replays the cells that already ran.
-    A cell that runs too long is interrupted like the kernel's cells are; a cell
-    that ignores the interrupt or ends the process (``os._exit``, a crash,
-    memory) leaves every later check ungraded, as a dead kernel would.
+    kernel. If student code overruns, crashes or kills the worker while a check runs,
+    the check is aborted and a fresh worker replays the cells that already ran.
+    Every budget is CPU time of the worker (load-proof); a wall-clock backstop, much
+    longer, catches code that blocks without computing.
+
+    A cell that uses more than ``cell_cpu`` seconds is interrupted like the kernel's
+    cells are (SIGINT). A cell that ignores the interrupt, or ends the process
+    (``os._exit``, a crash, memory), leaves every later check ungraded, as a dead
+    kernel would: that is ``fatal``, and the submission needs the instructor.
     """
 
     def __init__(
@@ -184,23 +214,28 @@ class StudentEngine:
         cells: Sequence[tuple[int, str]],
         files: dict[str, bytes] | None = None,
         limits: Any = None,
-        cell_timeout: float = 30.0,
-        program_timeout: float = 10.0,
-        interrupt_grace: float = 3.0,
+        cell_cpu: float = 30.0,
+        program_cpu: float = 10.0,
+        interrupt_grace_cpu: float = 2.0,
+        sandbox: Any = None,
+        max_reply_bytes: int = 4 << 20,
     ) -> None:
-        from autograder.sandbox import Limits
+        from autograder.jail import JailLimits
 
         self.cells = list(cells)
         self.files = files or {}
-        self.limits = limits or Limits()
-        self.cell_timeout = cell_timeout
-        self.program_timeout = program_timeout
-        self.interrupt_grace = interrupt_grace
+        self.limits = limits or JailLimits()
+        self.cell_cpu = cell_cpu
+        self.program_cpu = program_cpu
+        self.interrupt_grace_cpu = interrupt_grace_cpu
+        self.sandbox = sandbox
+        self.max_reply_bytes = max_reply_bytes
         self.done: list[int] = []  # cells executed (and kept) in the current worker
         self.results: dict[int, CellResult] = {}
         self.fatal: CellResult | None = None
         self._worker: Any = None
         self.programs_run = 0
+        self.workers_started = 0
 
     # -- worker lifecycle --------------------------------------------------
     def _fresh_worker(self) -> Any:
@@ -208,17 +243,19 @@ class StudentEngine:
 
         if self._worker is not None:
             self._worker.close()
-        self._worker = Worker(self.files, self.limits)
+            self._worker = None
+        self._worker = Worker(self.files, self.limits, self.sandbox, self.max_reply_bytes)
+        self.workers_started += 1
         return self._worker
 
     def _replay(self) -> None:
+        from autograder.sandbox import Budget
+
         worker = self._fresh_worker()
         sources = dict(self.cells)
         if self.done:
-            worker.request(
-                {"cmd": "exec", "cells": [[i, sources[i]] for i in self.done]},
-                timeout=self.cell_timeout * len(self.done),
-            )
+            worker.request({"cmd": "exec", "cells": [[i, sources[i]] for i in self.done]},
+                           Budget.for_cpu(self.cell_cpu * len(self.done)))
 
     def close(self) -> None:
         if self._worker is not None:
@@ -227,37 +264,44 @@ class StudentEngine:
 
     # -- notebook semantics ------------------------------------------------
     def advance_to(self, cell_index: int) -> None:
-        """Execute every pending code cell above ``cell_index``, the way the kernel would.
-
-        A cell that overruns ``cell_timeout`` is interrupted (SIGINT, like Jupyter's
-        interrupt); if it then ends, its KeyboardInterrupt is an ordinary cell error.
-        A cell that ignores the interrupt, kills the process or breaks the protocol
-        is fatal: like a dead kernel, nothing after it runs.
-        """
-        from autograder.sandbox import WorkerLost
+        """Execute every pending code cell above ``cell_index``, the way the kernel would."""
+        from autograder.sandbox import Budget, WorkerLost
 
         if self._worker is None and not self.fatal:
-            self._replay()
+            try:
+                self._replay()
+            except WorkerLost as lost:
+                self.fatal = CellResult(self.done[-1] if self.done else -1, False,
+                                        {"type": lost.reason, "message": str(lost)}, fatal=lost.reason)
+                return
         for index, source in self.cells:
             if index >= cell_index or index in self.results or self.fatal:
                 continue
+            interrupted = False
             try:
                 try:
-                    reply = self._worker.request({"cmd": "exec", "cells": [[index, source]]}, self.cell_timeout)
+                    reply = self._worker.request({"cmd": "exec", "cells": [[index, source]]},
+                                                 Budget.for_cpu(self.cell_cpu))
                 except WorkerLost as lost:
                     if lost.reason != "timeout":
                         raise
+                    interrupted = True
                     self._worker.interrupt()
                     try:
-                        reply = self._worker.wait_reply(self.interrupt_grace)
+                        reply = self._worker.wait_reply(Budget.for_cpu(self.interrupt_grace_cpu, slack=10.0),
+                                                        since=self._worker.cpu())
                     except WorkerLost as again:
                         if again.reason == "timeout":
                             self._worker.kill()
                             raise WorkerLost("hung", f"cell {index} ignored the interrupt after "
-                                                     f"{self.cell_timeout:g} s") from None
+                                                     f"{self.cell_cpu:g} CPU seconds") from None
                         raise
                 r = reply["cells"][0]
-                self.results[index] = CellResult(index, bool(r["ok"]), r.get("error"))
+                error = r.get("error")
+                if interrupted:
+                    error = {"type": "CPUTimeLimit", "message": f"cell {index} used more than {self.cell_cpu:g} "
+                                                                "CPU seconds and was interrupted"}
+                self.results[index] = CellResult(index, bool(r["ok"]) and not interrupted, error)
                 self.done.append(index)
             except WorkerLost as lost:
                 self.results[index] = CellResult(index, False, {"type": lost.reason, "message": str(lost)},
@@ -270,29 +314,37 @@ class StudentEngine:
                 self._worker.kill()
 
     def run(self, program: Program) -> Outcome:
-        from autograder.sandbox import WorkerLost
+        from autograder.sandbox import Budget, WorkerLost
 
         if self.fatal:
-            what = {"hung": "hung and ignored the interrupt", "protocol": "tampered with the grader's channel"}.get(
-                self.fatal.fatal, "ended the Python process")
+            what = {"hung": "hung and ignored the interrupt", "protocol": "tampered with the grader's channel",
+                    "stalled": "blocked without computing"}.get(self.fatal.fatal, "ended the Python process")
             raise CheckAborted(
-                self.fatal.fatal,
+                "not-graded",
                 f"not graded: the code in cell {self.fatal.index} {what} "
                 f"({self.fatal.error['message']}), so nothing after it could run",
             )
         if self._worker is None:
-            self._replay()
+            try:
+                self._replay()
+            except WorkerLost as lost:
+                raise CheckAborted("stalled" if lost.reason == "stalled" else "not-graded",
+                                   f"not graded: replaying your notebook failed ({lost})") from None
         self.programs_run += 1
-        limit = program.timeout or self.program_timeout
+        cpu = program.timeout or self.program_cpu
         try:
-            reply = self._worker.request({"cmd": "run", "program": program.steps}, limit)
+            reply = self._worker.request({"cmd": "run", "program": program.steps}, Budget.for_cpu(cpu))
         except WorkerLost as lost:
             self._worker.close()  # kills it, also on a timeout
             self._worker = None  # the next check replays the cells in a fresh worker
             if lost.reason == "timeout":
-                msg = f"your code did not finish within {limit:g} s (an infinite loop?)"
+                msg = f"too slow: your code did not finish within {cpu:g} CPU seconds (an infinite loop?)"
+            elif lost.reason == "stalled":
+                msg = f"your code blocked without computing ({lost.detail})"
             elif lost.reason == "memory":
                 msg = "your code ran out of memory"
+            elif lost.reason == "protocol":
+                msg = f"the grader could not read your code's answer ({lost.detail})"
             else:
                 msg = f"your code crashed the Python process ({lost.detail})"
             raise CheckAborted(lost.reason, msg) from None
@@ -303,4 +355,7 @@ class StudentEngine:
         return Outcome(reply["reads"], None if reply.get("ok") else reply.get("error"))
 
     def cell_errors(self) -> list[CellResult]:
-        return [r for r in self.results.values() if not r.ok]
+        out = [r for r in self.results.values() if not r.ok]
+        if self.fatal is not None and self.fatal.index not in self.results:
+            out.append(self.fatal)
+        return out

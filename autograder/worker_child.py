@@ -120,8 +120,48 @@ def _operand(arg, nodes):
     return nodes[arg]
 
 
+_MISSING = object()
+_PIECES = {}  # source -> compiled code of a grader-provided piece (a cache; poisoning it only hurts the student)
+
+
+def _define(source, name, ns):
+    """A known-good piece (e.g. a Neuron) written by the instructor, defined over the student's names.
+
+    It is executed in a snapshot of the student's globals, so it uses the student's ``Value``
+    but none of the student's other answers, and is never bound in the student's namespace.
+    """
+    code = _PIECES.get(source)
+    if code is None:
+        code = _PIECES[source] = compile(source, "<grader piece>", "exec")
+    scope = dict(ns)
+    exec(code, scope)
+    return scope[name]
+
+
+def _kind(x):
+    """The type of a value as the trusted side may check it: float, int, bool, list, tuple, NoneType, ..."""
+    return type(x).__name__[:60]
+
+
 def run_program(program, ns):
-    """Run one adapter program against the names in ``ns``; reads are plain floats/ints."""
+    """Run one adapter program against the names in ``ns``; reads are plain floats/ints.
+
+    ``override`` replaces a name of the student's namespace for this program only (e.g. the
+    student's ``Neuron`` by a known-good one while their ``Layer`` is checked); every override
+    is undone when the program ends, however it ends.
+    """
+    saved = {}
+    try:
+        return _run_steps(program, ns, saved)
+    finally:
+        for name, old in saved.items():
+            if old is _MISSING:
+                ns.pop(name, None)
+            else:
+                ns[name] = old
+
+
+def _run_steps(program, ns, saved):
     Value = ns.get("Value")
     nodes = {}
     out = []
@@ -181,6 +221,17 @@ def run_program(program, ns):
             elif kind == "read":
                 node = nodes[ins[1]]
                 out.append([_num(node.data), _num(node.grad)])
+            elif kind == "define":  # a grader-provided piece: nodes[handle] = piece
+                nodes[ins[1]] = _define(ins[2], ins[3], ns)
+            elif kind == "override":  # ns[name] = operand, for this program only
+                name = ins[1]
+                if name not in saved:
+                    saved[name] = ns.get(name, _MISSING)
+                ns[name] = _operand(ins[2], nodes)
+            elif kind == "read_kind":  # the type name of a handle's object
+                out.append(_kind(nodes[ins[1]]))
+            elif kind == "read_kinds":  # the type names of the items of a sequence
+                out.append([_kind(v) for v in list(nodes[ins[1]])])
             elif kind == "read_order":  # a list of nodes -> their handles, -1 for strangers
                 seq = nodes[ins[1]]
                 ids = {id(v): h for h, v in nodes.items()}
