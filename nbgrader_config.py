@@ -60,19 +60,27 @@ c.Autograde.autograde_preprocessors = [
 ]
 c.OverwriteCells.add_missing_cells = True  # a deleted test cell is restored, not silently ungraded
 
-# Per-cell and per-notebook limits of the student's kernel.
-c.Execute.timeout = 60  # generous: a 2-core grader running several kernels at once is slow
-c.Execute.interrupt_on_timeout = True
-c.GuardedExecute.notebook_timeout = 300
+# Every process that runs student code (the kernel and the check worker) is jailed by the OS:
+# bubblewrap, an unprivileged uid, no network, a private size-capped home (see autograder/jail.py).
+# "none" disables the jail: loud, recorded in every report, never a silent fallback.
+c.Sandbox.backend = os.environ.get("ZENGRAD_SANDBOX", "bwrap")
+
+# Limits of the student's kernel. Limits that decide anything count CPU time, so a submission
+# gets the same result on a quiet grader and on a loaded one; wall-clock values are backstops.
+c.GuardedExecute.cell_cpu_seconds = 60
+c.GuardedExecute.notebook_cpu_seconds = 300
 c.GuardedExecute.memory_limit_mb = 4096
+c.Execute.timeout = 600  # wall-clock backstop per cell (nbclient's timeout)
+c.GuardedExecute.notebook_timeout = 1800  # wall-clock backstop for the notebook
+c.Execute.interrupt_on_timeout = True
 # Kernel output never scores a hidden check: TrustedChecks rewrites graded cells, so a
 # warning on the kernel's stderr cannot zero a cell either.
 c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:"]
 
-# The trusted worker that runs student code for the hidden checks.
-c.TrustedChecks.cell_timeout = 60
-c.TrustedChecks.program_timeout = 10
-c.TrustedChecks.cpu_seconds = 300
+# The trusted worker that runs student code for the hidden checks (CPU seconds).
+c.TrustedChecks.cell_cpu_seconds = 60
+c.TrustedChecks.program_cpu_seconds = 10
+c.TrustedChecks.cpu_seconds = 600
 c.TrustedChecks.memory_limit_mb = 1024
 
 # --- feedback -------------------------------------------------------------------

@@ -6,6 +6,7 @@ Exit statuses (all commands):
      release --check: release/ or solutions/ differ from what is committed
   2  usage error: bad arguments, not a course directory, unknown assignment
   3  internal error: the grader failed (e.g. a gradebook write could not be verified)
+  4  grade/demo: the sandbox cannot start (bubblewrap missing or not allowed); nothing was graded
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def _split_overrides(extra: list[str], parser: argparse.ArgumentParser) -> list[
 
 
 def cmd_grade(args: argparse.Namespace, overrides: list[str]) -> int:
-    from autograder.grade import UsageError, grade
+    from autograder.grade import SandboxError, UsageError, grade
 
     course = find_course(args.course)
     try:
@@ -64,6 +65,9 @@ def cmd_grade(args: argparse.Namespace, overrides: list[str]) -> int:
                        args.job_timeout, feedback=not args.no_feedback, progress=not args.no_progress)
     except UsageError as exc:
         return _usage(str(exc))
+    except SandboxError as exc:
+        print(f"zengrad-kit: error: {exc}\nNothing was graded.", file=sys.stderr)
+        return oc.EXIT_SANDBOX
     if not result.outcomes:
         print("nothing to grade: no submissions under", course / "submitted")
         return oc.EXIT_OK
@@ -78,12 +82,16 @@ def cmd_grade(args: argparse.Namespace, overrides: list[str]) -> int:
 
 def cmd_demo(args: argparse.Namespace, overrides: list[str]) -> int:
     from autograder.demo import DemoError, run_demo
+    from autograder.grade import SandboxError
 
     try:
         code, _ = run_demo(Path(args.dir) if args.dir else None, args.workers, args.quick, overrides,
                            progress=not args.no_progress, only=args.assignment)
     except DemoError as exc:
         return _usage(str(exc))
+    except SandboxError as exc:
+        print(f"zengrad-kit: error: {exc}\nNothing was graded.", file=sys.stderr)
+        return oc.EXIT_SANDBOX
     return code
 
 
@@ -155,14 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("grade", help="autograde every submission in parallel, with reports",
                        description="Autograde submitted/ with nbgrader's pipeline in parallel workers. "
                                    "Extra --Class.trait=value arguments override nbgrader_config.py "
-                                   "(e.g. --Execute.timeout=10 --GuardedExecute.memory_limit_mb=2048).")
+                                   "(e.g. --GuardedExecute.cell_cpu_seconds=10 --GuardedExecute.memory_limit_mb=2048).")
     g.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: every assignment in source/")
     g.add_argument("--course", help="course directory (default: the working directory, else the checkout)")
     g.add_argument("--student", action="append", help="grade only this student (repeatable)")
     g.add_argument("--workers", type=int, default=None, help="worker processes (default: number of cores)")
     g.add_argument("--job-timeout", type=float, default=None,
-                   help="wall-clock seconds per submission before its worker is killed "
-                        "(default: notebook_timeout + TrustedChecks.cpu_seconds + 120)")
+                   help="wall-clock backstop per submission before its worker is killed "
+                        "(default: GuardedExecute.notebook_timeout + 2 * TrustedChecks.cpu_seconds + 120)")
     g.add_argument("--no-feedback", action="store_true", help="skip feedback HTML")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.set_defaults(func=cmd_grade)

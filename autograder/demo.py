@@ -23,12 +23,14 @@ import nbformat
 from nbformat.notebooknode import NotebookNode
 
 from autograder import outcomes as oc
+from autograder.mutants import Mutant
 
 TIMESTAMP = "2026-11-20 10:00:00.000000 UTC"
-# The demo's limits: short enough that the hostile notebooks cost seconds, not minutes.
-DEMO_OVERRIDES = ["--Execute.timeout=8", "--GuardedExecute.probe_timeout=3", "--GuardedExecute.memory_limit_mb=2048",
-                  "--TrustedChecks.cell_timeout=8"]
-QUICK_OVERRIDES = ["--Execute.timeout=4", "--GuardedExecute.probe_timeout=2", "--TrustedChecks.cell_timeout=4"]
+# The demo's limits: short enough that the hostile notebooks cost seconds, not minutes. They are
+# CPU seconds (load-proof): a class graded on a busy machine ends exactly as on a quiet one.
+DEMO_OVERRIDES = ["--GuardedExecute.cell_cpu_seconds=8", "--GuardedExecute.memory_limit_mb=2048",
+                  "--TrustedChecks.cell_cpu_seconds=8"]
+QUICK_OVERRIDES = ["--GuardedExecute.cell_cpu_seconds=4", "--TrustedChecks.cell_cpu_seconds=4"]
 
 STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 SIGINT_LOOP = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
@@ -70,12 +72,11 @@ def _insert_before_test(nb: NotebookNode, source: str, which: float = 0.5) -> No
     return nb
 
 
-def _mutate(nb: NotebookNode, mutant: tuple[str, str, str, str]) -> NotebookNode:
+def _mutate(nb: NotebookNode, mutant: Mutant) -> NotebookNode:
     nb = copy.deepcopy(nb)
-    grade_id, old, new, _ = mutant
     for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id and old in cell.source:
-            cell.source = cell.source.replace(old, new)
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == mutant.cell and mutant.old in cell.source:
+            cell.source = cell.source.replace(mutant.old, mutant.new)
     return nb
 
 
@@ -117,16 +118,19 @@ def roles(quick: bool = False) -> list[Role]:
             return _with_stubs(sol, rel, ids[int(len(ids) * fraction):])
         return make
 
+    bugs = 10
+
     def mutant(i: int) -> Callable:
-        def make(sol: NotebookNode, rel: NotebookNode, muts: list) -> NotebookNode:
-            return _mutate(sol, muts[i % len(muts)]) if muts else partial(0.5)(sol, rel, muts)
+        def make(sol: NotebookNode, rel: NotebookNode, muts: list[Mutant]) -> NotebookNode:
+            # spread over the catalogue (it lists the bugs cell by cell); each loses only its own cells
+            return _mutate(sol, muts[i * len(muts) // bugs]) if muts else partial(0.5)(sol, rel, muts)
         return make
 
     perfect = [Role(f"perfect-{i}", lambda s, r, m: copy.deepcopy(s), "full") for i in range(1, 6)]
     stub = [Role("stub-1", lambda s, r, m: copy.deepcopy(r), "zero"),
             Role("stub-2", lambda s, r, m: _insert_before_test(r, "print('I tried')", 0.0), "zero")]
     partials = [Role(f"partial-{int(f * 100)}", partial(f), "partial") for f in (0.25, 0.5, 0.6, 0.75)]
-    mutants = [Role(f"bug-{i + 1:02d}", mutant(i), "partial") for i in range(10)]
+    mutants = [Role(f"bug-{i + 1:02d}", mutant(i), "partial") for i in range(bugs)]
     broken = [
         Role("bad-json", lambda s, r, m: nbformat.writes(s)[: len(nbformat.writes(s)) // 2].encode(), oc.BAD_JSON),
         Role("renamed", lambda s, r, m: copy.deepcopy(s), oc.MISSING_NOTEBOOK, file_name="{a} (1).ipynb"),

@@ -52,6 +52,7 @@ class RunResult:
     workers: int
     verified: bool = True
     problems: list[str] = field(default_factory=list)
+    sandbox: str = "bwrap"
 
     @property
     def exit_code(self) -> int:
@@ -504,23 +505,88 @@ def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
-def default_job_timeout(course: Path, overrides: list[str]) -> float:
-    """Wall-clock seconds per submission: the notebook limit plus room for checks, feedback and start-up."""
+def course_config(course: Path, overrides: list[str] | tuple[str, ...] = ()) -> Any:
+    """The course's ``nbgrader_config.py`` plus ``--Class.trait=value`` overrides, as nbgrader would load them."""
     from traitlets.config.loader import KVArgParseConfigLoader, PyFileConfigLoader
 
     cfg = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
-    cfg.merge(KVArgParseConfigLoader(overrides).load_config())
-    notebook = float(cfg.GuardedExecute.get("notebook_timeout", 600))
-    checks = float(cfg.TrustedChecks.get("cpu_seconds", 300))
-    return notebook + checks + 120.0
+    cfg.merge(KVArgParseConfigLoader(list(overrides)).load_config())
+    return cfg
+
+
+def default_job_timeout(course: Path, overrides: list[str]) -> float:
+    """Wall-clock backstop per submission: the notebook's backstop plus room for the checks and start-up.
+
+    It only catches a grading run that is stuck; every limit that decides a score counts CPU time.
+    """
+    cfg = course_config(course, overrides)
+    notebook = float(cfg.GuardedExecute.get("notebook_timeout", 1800))
+    checks = float(cfg.TrustedChecks.get("cpu_seconds", 600))
+    return notebook + 2 * checks + 120.0
+
+
+class SandboxError(Exception):
+    """The sandbox cannot start: nothing was graded (exit status 4)."""
+
+
+def check_sandbox(course: Path, overrides: list[str]) -> str:
+    """Start one trivial sandbox before grading anything; the backend in use ('bwrap' or 'none')."""
+    from autograder.jail import UNSAFE_WARNING, SandboxUnavailable, preflight
+
+    cfg = course_config(course, overrides)
+    backend = cfg.Sandbox.get("backend", "bwrap")
+    if backend == "none":
+        print(f"WARNING: {UNSAFE_WARNING}", file=sys.stderr)
+        return backend
+    try:
+        preflight(cfg.Sandbox.get("bwrap", "bwrap"), cfg.Sandbox.get("setpriv", "setpriv"))
+    except SandboxUnavailable as exc:
+        raise SandboxError(str(exc)) from None
+    return backend
+
+
+class Progress:
+    """A progress bar on a terminal; a few plain lines in a log or a pipe (no carriage-return frames)."""
+
+    def __init__(self, total: int, enabled: bool = True) -> None:
+        self.total, self.done, self.errors = total, 0, 0
+        self.enabled = enabled
+        self.tty = enabled and sys.stderr.isatty()
+        self.started = self.last = time.monotonic()
+        self.bar = None
+        if self.tty:
+            from tqdm import tqdm
+
+            tqdm.monitor_interval = 0  # no monitor thread: workers are forked from this process
+            self.bar = tqdm(total=total, desc="grading", unit="sub", file=sys.stderr, dynamic_ncols=True)
+        elif enabled:
+            print(f"grading {total} submissions", file=sys.stderr, flush=True)
+
+    def update(self, error: bool) -> None:
+        self.done += 1
+        self.errors += error
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(errors=self.errors)
+            return
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        step = max(1, self.total // 10)
+        if self.done == self.total or self.done % step == 0 or now - self.last > 30:
+            self.last = now
+            print(f"graded {self.done}/{self.total} ({self.errors} errors, {now - self.started:.0f} s)",
+                  file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def run_pool(course: Path, jobs: list[Job], workers: int, overrides: list[str], job_timeout: float,
              feedback: bool = True, progress: bool = True, log_dir: Path | None = None) -> list[Outcome]:
     """Grade ``jobs`` on ``workers`` forked worker processes; one Outcome per job, in job order."""
     import multiprocessing
-
-    from tqdm import tqdm
 
     ctx = multiprocessing.get_context("fork")
     log_dir = log_dir or (course / "reports" / "logs")
@@ -533,11 +599,8 @@ def run_pool(course: Path, jobs: list[Job], workers: int, overrides: list[str], 
     def spawn() -> _Worker:
         return _Worker(ctx, course, overrides, feedback, log_dir / f"worker-{next(counter)}.log")
 
-    tqdm.monitor_interval = 0  # no monitor thread: workers are forked from this process
     pool = [spawn() for _ in range(n)]
-    bar = tqdm(total=len(jobs), desc="grading", unit="sub", disable=not progress, file=sys.stderr,
-               dynamic_ncols=True)
-    errors = 0
+    bar = Progress(len(jobs), progress)
     try:
         while len(results) < len(jobs):
             for w in pool:
@@ -565,9 +628,7 @@ def run_pool(course: Path, jobs: list[Job], workers: int, overrides: list[str], 
                     outcome: Outcome = message[1]
                     results[outcome.key] = outcome
                     w.job = None
-                    errors += outcome.status == oc.ERROR
-                    bar.update(1)
-                    bar.set_postfix(errors=errors)
+                    bar.update(outcome.status == oc.ERROR)
                     continue
                 if message is not None and message[0] == "fatal":
                     raise RuntimeError("a grading worker could not start:\n" + message[1])
@@ -586,9 +647,7 @@ def run_pool(course: Path, jobs: list[Job], workers: int, overrides: list[str], 
                             outcome.fail(oc.WORKER_CRASHED, f"the grading worker died (exit code "
                                                             f"{w.proc.exitcode})")
                         results[outcome.key] = outcome
-                        errors += 1
-                        bar.update(1)
-                        bar.set_postfix(errors=errors)
+                        bar.update(True)
                     elif not w.ready:
                         raise RuntimeError("a grading worker died while starting; see " + str(log_dir))
                     replaced.append((w, spawn()))
@@ -678,6 +737,7 @@ def grade(course: Path, assignments: list[str] | None = None, students: list[str
     workers = workers or default_workers()
     if not jobs:
         return RunResult([], 0.0, workers)
+    backend = check_sandbox(course, overrides)
     preload()
     check_gradebook(course, sorted({j.assignment for j in jobs}))
     ensure_students(course, [j.student for j in jobs])
@@ -695,7 +755,7 @@ def grade(course: Path, assignments: list[str] | None = None, students: list[str
         by_key = {o.key: o for o in fixed}
         outcomes = [by_key.get(o.key, o) for o in outcomes]
         problems = verify(course, outcomes)
-    result = RunResult(outcomes, round(time.perf_counter() - start, 3), workers, not problems, problems)
+    result = RunResult(outcomes, round(time.perf_counter() - start, 3), workers, not problems, problems, backend)
     if reports:
         from autograder import reports as rp
 

@@ -15,11 +15,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autograder.checks import UNDETERMINED
+
 # Exit statuses of ``zengrad-kit`` (documented in ``zengrad-kit --help``).
 EXIT_OK = 0  # every submission graded cleanly (integrity flags do not change this)
 EXIT_SUBMISSION_ERRORS = 1  # at least one submission ended in an explicit error
 EXIT_USAGE = 2  # bad arguments, no course, unknown assignment
 EXIT_INTERNAL = 3  # the grader itself failed (e.g. a gradebook write could not be verified)
+EXIT_SANDBOX = 4  # the sandbox cannot start: nothing was graded
 
 GRADED = "graded"
 ERROR = "error"
@@ -27,6 +30,7 @@ ERROR = "error"
 # Error kinds, in the order they take precedence when several apply.
 BAD_JSON = "bad-json"
 MISSING_NOTEBOOK = "missing-notebook"
+SANDBOX = "sandbox"  # the sandbox could not start: nothing was graded
 KERNEL_DIED = "kernel-died"
 TIMEOUT = "timeout"
 MEMORY = "memory"
@@ -62,6 +66,8 @@ class Outcome:
     max_score: float = 0.0
     cells: list[CellResult] = field(default_factory=list)
     flags: list[dict] = field(default_factory=list)  # integrity flags (never change the status)
+    notes: list[str] = field(default_factory=list)  # worth knowing, not an error (a cell hit its CPU limit, ...)
+    sandbox: str = "bwrap"  # the sandbox backend the submission was graded with
     autograded: bool = False  # an autograded notebook exists (grades may be partial)
     attempts: int = 1
     seconds: float = 0.0
@@ -114,10 +120,22 @@ def precheck(folder: Path, expected: list[str]) -> tuple[str, str] | None:
 
 
 def classify_notebook(outcome: Outcome, nb: Any, notebook: str) -> None:
-    """Read the ``metadata.zengrad`` records of one autograded notebook into ``outcome``."""
+    """Read the ``metadata.zengrad`` records of one autograded notebook into ``outcome``.
+
+    The rule (README, "Outcomes"): a cell whose check failed because the student's code was
+    wrong, too slow (CPU), crashed or ran out of memory *inside a check* is graded 0 with a
+    message; the submission stays *graded*. An *error* outcome is reserved for what needs the
+    instructor, because the grade could not be determined: the kernel died, hung or exhausted
+    its memory while running the notebook, the worker replaying the notebook did, something
+    only hit a wall-clock backstop (blocked, not computing), or the grader itself failed.
+    """
     meta = nb.metadata.get("zengrad", {})
     for flag in meta.get("integrity", []) or []:
         outcome.flags.append({"notebook": notebook, **dict(flag)})
+    if meta.get("sandbox"):
+        outcome.sandbox = meta["sandbox"]
+    if meta.get("sandbox") == "none":
+        outcome.notes.append(f"{notebook}: graded WITHOUT the sandbox (Sandbox.backend = 'none')")
     fault = meta.get("kernel_fault")
     if fault:
         kind = {"kernel-died": KERNEL_DIED}.get(fault.get("kind"), TIMEOUT)
@@ -129,15 +147,35 @@ def classify_notebook(outcome: Outcome, nb: Any, notebook: str) -> None:
     timed_out = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
                  and any(o.get("ename") == "CellTimeoutError" for o in c.get("outputs", []))]
     if timed_out:
-        outcome.fail(TIMEOUT, f"{notebook}: cell(s) {', '.join(map(str, timed_out))} hit the per-cell time limit")
+        outcome.fail(TIMEOUT, f"{notebook}: cell(s) {', '.join(map(str, timed_out))} hit the wall-clock backstop "
+                              "(blocked without computing)")
+    for limited in meta.get("cpu_limited", []) or []:
+        outcome.notes.append(f"{notebook}: cell {limited['cell']} was interrupted at the {limited['limit']} "
+                             "CPU-time limit")
+    for cell in meta.get("output_truncated", []) or []:
+        outcome.notes.append(f"{notebook}: the output of cell {cell} was cut at the grader's limit")
+    for err in meta.get("worker_cell_errors", []) or []:
+        fatal = err.get("fatal")
+        if not fatal:
+            continue
+        kind = {"hung": TIMEOUT, "timeout": TIMEOUT, "stalled": TIMEOUT, "memory": MEMORY,
+                "protocol": CHECK_FAILED}.get(fatal, KERNEL_DIED)
+        message = (err.get("error") or {}).get("message", fatal)
+        outcome.fail(kind, f"{notebook}: replaying the notebook for the hidden checks, cell {err.get('cell')} "
+                           f"took the sandboxed worker down ({message}); the checks after it could not run")
     by_reason: dict[str, list[str]] = {}
     for verdict in meta.get("verdicts", []) or []:
-        if verdict.get("reason") in ("timeout", "memory", "crashed"):
+        if verdict.get("reason") in UNDETERMINED:
             by_reason.setdefault(verdict["reason"], []).append(verdict.get("check_id", "?"))
-    for reason, kind in (("memory", MEMORY), ("timeout", TIMEOUT), ("crashed", CHECK_FAILED)):
-        if reason in by_reason:
-            outcome.fail(kind, f"{notebook}: hidden check(s) {', '.join(by_reason[reason])} ended with "
-                               f"'{reason}' in the sandbox")
+    if "grader-fault" in by_reason:
+        outcome.fail(CHECK_FAILED, f"{notebook}: hidden check(s) {', '.join(by_reason['grader-fault'])} failed in "
+                                   "the grader itself (a bug in the check, not the student's code)")
+    if "stalled" in by_reason:
+        outcome.fail(TIMEOUT, f"{notebook}: hidden check(s) {', '.join(by_reason['stalled'])}: the student's code "
+                              "blocked without computing until the wall-clock backstop")
+    if "not-graded" in by_reason:
+        outcome.fail(KERNEL_DIED, f"{notebook}: hidden check(s) {', '.join(by_reason['not-graded'])} could not run "
+                                  "(an earlier cell took the worker down)")
 
 
 def cell_output_text(cell: Any, limit: int = 4000) -> str:

@@ -15,18 +15,23 @@ nbgrader and ``zengrad-kit grade`` run the same pipeline:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import re
 import resource
+import signal
 import time
 from pathlib import Path
 from typing import Any
 
+from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_locked, is_solution
-from traitlets import Float, Integer, List, Unicode
+from traitlets import Float, Integer
 
 from autograder import scan
 
@@ -113,63 +118,200 @@ class IntegrityScan(NbGraderPreprocessor):
         return nb, resources
 
 
-def _kernel_limits(memory_bytes: int) -> None:
-    if memory_bytes > 0:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+def submission_files(folder: Path, max_files: int = 200, max_bytes: int = 32 << 20) -> dict[str, bytes]:
+    """The files next to the notebook (the student's submission), copied into each jail: bounded."""
+    files: dict[str, bytes] = {}
+    total = 0
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if not path.is_file() or path.is_symlink() or any(part.startswith(".") for part in rel.parts):
+            continue
+        size = path.stat().st_size
+        if len(files) >= max_files or total + size > max_bytes:
+            break
+        files[str(rel)] = path.read_bytes()
+        total += size
+    return files
+
+
+def _output_bytes(msg: dict) -> int:
+    """Roughly how many bytes an iopub message adds to a notebook (text, data, traceback)."""
+    content = msg.get("content", {})
+    size = len(content.get("text", "") or "")
+    for value in (content.get("data") or {}).values():
+        size += len(value) if isinstance(value, str) else len(str(value))
+    for line in content.get("traceback") or []:
+        size += len(line)
+    return size + len(str(content.get("evalue", "")))
 
 
 class GuardedExecute(Execute):
-    """nbgrader's Execute, but a dead, hung or overlong kernel becomes explicit cell errors."""
+    """nbgrader's Execute in a jailed kernel, with load-proof limits and bounded output.
 
-    notebook_timeout = Integer(600, help="Wall-clock seconds for the whole notebook.").tag(config=True)
+    * The kernel runs in a :class:`~autograder.jail.Jail` (``JailedKernelManager``).
+    * Limits count the kernel's CPU time, read from outside: a cell that uses more than
+      ``cell_cpu_seconds`` is interrupted (like Jupyter's interrupt button) and gets a
+      ``CPUTimeLimit`` error; once the notebook has used ``notebook_cpu_seconds`` the rest is
+      not run. ``Execute.timeout`` and ``notebook_timeout`` are wall-clock backstops only.
+    * A kernel that dies, or ignores the interrupt, becomes explicit errors on the affected
+      cells (``KernelDied``, ``CellNotRun``) instead of a failed, silently-zero submission.
+    * Output is capped in bytes per cell and per notebook, with a visible marker.
+    """
+
+    cell_cpu_seconds = Float(60.0, help="CPU seconds one cell may use before it is interrupted.").tag(config=True)
+    notebook_cpu_seconds = Float(300.0, help="CPU seconds the whole notebook may use.").tag(config=True)
+    interrupt_grace_cpu = Float(2.0, help="CPU seconds a kernel may go on using after an interrupt before it is "
+                                         "killed as hung.").tag(config=True)
+    notebook_timeout = Integer(1800, help="Wall-clock backstop for the whole notebook, seconds.").tag(config=True)
     memory_limit_mb = Integer(4096, help="Address-space limit of the kernel process (0: none).").tag(config=True)
-    probe_timeout = Integer(5, help="Seconds a kernel gets to answer after a timed-out cell.").tag(config=True)
+    probe_timeout = Integer(10, help="Seconds a kernel gets to answer after a timed-out cell.").tag(config=True)
+    max_cell_output_kb = Integer(1024, help="Output one cell may keep, KiB (the rest is cut).").tag(config=True)
+    max_output_kb = Integer(8192, help="Output the whole notebook may keep, KiB.").tag(config=True)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from autograder.kernel import JailedKernelManager
+
+        kwargs["kernel_manager_class"] = JailedKernelManager
+        super().__init__(*args, **kwargs)
+
+    def create_kernel_manager(self) -> Any:
+        km = super().create_kernel_manager()
+        km.attach(self._jail)
+        return km
+
+    # -- limits ------------------------------------------------------------------------
+    async def _watch_cpu(self, cell_index: int) -> None:
+        """Interrupt a cell over its CPU budget (or the notebook's); kill a kernel that ignores it."""
+        tree = self.km.tree() if self.km is not None else None
+        if tree is None:
+            return
+        start = tree.cpu()
+        interrupted_at: float | None = None
+        while True:
+            await asyncio.sleep(0.1)
+            used = tree.cpu()
+            if interrupted_at is None:
+                over_cell = used - start > self.cell_cpu_seconds
+                over_notebook = used - self._cpu_start > self.notebook_cpu_seconds
+                if over_cell or over_notebook:
+                    self._cpu_limited[cell_index] = "cell" if over_cell else "notebook"
+                    tree.signal(signal.SIGINT)
+                    interrupted_at = used
+            elif used - interrupted_at > self.interrupt_grace_cpu:
+                self._hung.add(cell_index)
+                self._kill_kernel()
+                return
+
+    async def async_execute_cell(self, cell: NotebookNode, cell_index: int, execution_count: int | None = None,
+                                 store_history: bool = True) -> NotebookNode:
+        watch = asyncio.ensure_future(self._watch_cpu(cell_index))
+        try:
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        finally:
+            watch.cancel()
+
+    execute_cell = run_sync(async_execute_cell)
+
+    def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
+        """Keep at most ``max_cell_output_kb`` per cell and ``max_output_kb`` per notebook."""
+        size = _output_bytes(msg)
+        used = self._cell_bytes.get(cell_index, 0)
+        if used + size > self.max_cell_output_kb * 1024 or self._total_bytes + size > self.max_output_kb * 1024:
+            if cell_index not in self._truncated:
+                self._truncated.add(cell_index)
+                outs.append(stdout_output(
+                    f"\n[output truncated: this cell printed more than the "
+                    f"{min(self.max_cell_output_kb, self.max_output_kb)} KiB the grader keeps]\n"))
+            return None
+        self._cell_bytes[cell_index] = used + size
+        self._total_bytes += size
+        return super().output(outs, msg, display_id, cell_index)
+
+    # -- the notebook ------------------------------------------------------------------
     def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None):
         from nbclient.client import NotebookClient
+
+        from autograder.jail import Sandbox
 
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
+        folder = Path(resources.get("metadata", {}).get("path") or ".")
+        sandbox = Sandbox(parent=self)
+        memory = self.memory_limit_mb * 1024 * 1024 if self.memory_limit_mb > 0 else resource.RLIM_INFINITY
+        limits = sandbox.limits(memory, int(self.notebook_cpu_seconds + 60))
+        self._jail = sandbox.jail(limits, submission_files(folder), ipc=True)
+        self._cpu_limited: dict[int, str] = {}
+        self._hung: set[int] = set()
+        self._cell_bytes: dict[int, int] = {}
+        self._total_bytes = 0
+        self._truncated: set[int] = set()
         fault: dict | None = None
         deadline = time.monotonic() + self.notebook_timeout
-        limit = self.memory_limit_mb * 1024 * 1024
-        with self.setup_kernel(preexec_fn=lambda: _kernel_limits(limit)):
-            info = self.wait_for_reply(self.kc.kernel_info())
-            self.nb.metadata["language_info"] = info["content"]["language_info"]
-            for index, cell in enumerate(self.nb.cells):
-                if cell.cell_type != "code":
-                    continue
-                if fault is None and time.monotonic() > deadline:
-                    fault = {"kind": "notebook-timeout", "cell": index,
-                             "message": f"the notebook ran longer than {self.notebook_timeout} s"}
+        try:
+            with self.setup_kernel():
+                info = self.wait_for_reply(self.kc.kernel_info())
+                self.nb.metadata["language_info"] = info["content"]["language_info"]
+                tree = self.km.tree()
+                self._cpu_start = tree.cpu() if tree is not None else 0.0
+                for index, cell in enumerate(self.nb.cells):
+                    if cell.cell_type != "code":
+                        continue
+                    if fault is None and time.monotonic() > deadline:
+                        fault = {"kind": "notebook-timeout", "cell": index,
+                                 "message": f"the notebook ran longer than the {self.notebook_timeout} s "
+                                            "wall-clock backstop"}
+                    if fault is not None:
+                        cell.outputs = [error_output("CellNotRun", f"not run: {fault['message']} "
+                                                     f"(at cell {fault['cell']})")]
+                        continue
+                    fault = self._run_cell(cell, resources, index)
                 if fault is not None:
-                    cell.outputs = [error_output("CellNotRun", f"not run: {fault['message']} "
-                                                 f"(at cell {fault['cell']})")]
-                    continue
-                try:
-                    self.preprocess_cell(cell, resources, index)
-                except DeadKernelError:
-                    fault = {"kind": "kernel-died", "cell": index, "message": "the kernel died",
-                             "exit_code": self._kernel_exit_code()}
-                    cell.outputs.append(error_output(
-                        "KernelDied", "the kernel died while running this cell (os._exit, a crash, "
-                        "or the memory limit)"))
-                except CellTimeoutError as exc:
-                    fault = {"kind": "kernel-hung", "cell": index, "message": "the kernel stopped responding"}
-                    cell.outputs.append(error_output("CellTimeoutError", str(exc).splitlines()[0][:300]))
-                else:
-                    if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs) and not self._responsive():
-                        fault = {"kind": "kernel-hung", "cell": index,
-                                 "message": f"the kernel ignored the interrupt after {self.timeout} s"}
-                    elif any(o.get("ename") == "MemoryError" for o in cell.outputs):
-                        zmeta(self.nb).setdefault("memory_errors", []).append(index)
-            if fault is not None:
-                self._kill_kernel()
-        zmeta(self.nb)["kernel_fault"] = fault
+                    self._kill_kernel()
+        finally:
+            self._jail.close()
+        meta = zmeta(self.nb)
+        meta["kernel_fault"] = fault
+        meta["cpu_limited"] = [{"cell": i, "limit": k} for i, k in sorted(self._cpu_limited.items())]
+        meta["output_truncated"] = sorted(self._truncated)
+        meta["sandbox"] = sandbox.backend
         self.set_widgets_metadata()
         return self.nb, self.resources
+
+    def _run_cell(self, cell: NotebookNode, resources: Any, index: int) -> dict | None:
+        """Run one cell; the fault that stops the notebook, if any."""
+        try:
+            self.preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            if index in self._hung:
+                cell.outputs.append(error_output(
+                    "CPUTimeLimit", f"this cell used more than {self.cell_cpu_seconds:g} CPU seconds and ignored "
+                                    "the interrupt: the kernel was stopped"))
+                return {"kind": "kernel-hung", "cell": index,
+                        "message": "the kernel ignored the interrupt after its CPU time limit"}
+            cell.outputs.append(error_output(
+                "KernelDied", "the kernel died while running this cell (os._exit, a crash, or the memory limit)"))
+            return {"kind": "kernel-died", "cell": index, "message": "the kernel died",
+                    "exit_code": self._kernel_exit_code()}
+        except CellTimeoutError as exc:
+            cell.outputs.append(error_output("CellTimeoutError", str(exc).splitlines()[0][:300]))
+            return {"kind": "kernel-hung", "cell": index,
+                    "message": f"no reply within the {self.timeout} s wall-clock backstop"}
+        limited = self._cpu_limited.get(index)
+        if limited:
+            cell.outputs = [o for o in cell.outputs if o.get("ename") != "KeyboardInterrupt"]
+            budget = self.cell_cpu_seconds if limited == "cell" else self.notebook_cpu_seconds
+            cell.outputs.append(error_output(
+                "CPUTimeLimit", f"interrupted: this {limited} used more than {budget:g} CPU seconds"))
+            if limited == "notebook":
+                return {"kind": "notebook-timeout", "cell": index,
+                        "message": f"the notebook used more than {self.notebook_cpu_seconds:g} CPU seconds"}
+        if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs) and not self._responsive():
+            return {"kind": "kernel-hung", "cell": index,
+                    "message": f"the kernel stopped responding after the {self.timeout} s wall-clock backstop"}
+        if any(o.get("ename") == "MemoryError" for o in cell.outputs):
+            zmeta(self.nb).setdefault("memory_errors", []).append(index)
+        return None
 
     def _kernel_exit_code(self) -> int | None:
         """The dead kernel's exit status (negative: killed by that signal), when it can be known."""
@@ -191,13 +333,11 @@ class GuardedExecute(Execute):
             self.timeout = saved
 
     def _kill_kernel(self) -> None:
-        try:
-            if self.km is not None and self.km.has_kernel:
-                from jupyter_core.utils import run_sync
-
-                run_sync(self.km.shutdown_kernel)(now=True)
-        except Exception as exc:  # noqa: BLE001
-            self.log.warning("could not kill the kernel: %s", exc)
+        """SIGKILL the jail (bubblewrap and with it the kernel's whole PID namespace)."""
+        process = getattr(getattr(self.km, "provisioner", None), "process", None)
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 class TrustedChecks(NbGraderPreprocessor):
@@ -211,29 +351,27 @@ class TrustedChecks(NbGraderPreprocessor):
     appended as the only thing nbgrader's scoring can see.
     """
 
-    cell_timeout = Float(30.0, help="Seconds one notebook cell may run in the worker.").tag(config=True)
-    program_timeout = Float(10.0, help="Seconds one check program may run in the worker.").tag(config=True)
-    cpu_seconds = Integer(300, help="CPU-time limit of a worker process.").tag(config=True)
+    cell_cpu_seconds = Float(60.0, help="CPU seconds one notebook cell may use in the worker before it is "
+                                        "interrupted.").tag(config=True)
+    program_cpu_seconds = Float(10.0, help="CPU seconds one check program may use in the worker (checks may ask "
+                                           "for more, e.g. training).").tag(config=True)
+    cpu_seconds = Integer(600, help="Hard CPU-time limit (RLIMIT_CPU) of one worker process.").tag(config=True)
     memory_limit_mb = Integer(1024, help="Address-space limit of a worker process.").tag(config=True)
-    worker_files = List(Unicode(), ["*.py"], help="Files next to the notebook copied into the worker.").tag(
-        config=True)
+    max_reply_kb = Integer(4096, help="Largest reply the worker may send, KiB.").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         from autograder.adapter import StudentEngine
         from autograder.checks import run_check
-        from autograder.sandbox import Limits
+        from autograder.jail import Sandbox
 
         started = time.perf_counter()
         trusted = _trusted_sources(resources, nb.cells)
         code_cells = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code" and not is_test_cell(c)]
         folder = Path(resources.get("metadata", {}).get("path") or ".")
-        files: dict[str, bytes] = {}
-        for pattern in self.worker_files:
-            for path in sorted(folder.glob(pattern)):
-                if path.is_file() and path.stat().st_size < 1 << 20:
-                    files[path.name] = path.read_bytes()
-        limits = Limits(cpu_seconds=self.cpu_seconds, memory_bytes=self.memory_limit_mb * 1024 * 1024)
-        engine = StudentEngine(code_cells, files, limits, self.cell_timeout, self.program_timeout)
+        sandbox = Sandbox(parent=self)
+        limits = sandbox.limits(self.memory_limit_mb * 1024 * 1024, self.cpu_seconds)
+        engine = StudentEngine(code_cells, submission_files(folder), limits, self.cell_cpu_seconds,
+                               self.program_cpu_seconds, sandbox=sandbox, max_reply_bytes=self.max_reply_kb * 1024)
         summary = []
         try:
             for index, cell in enumerate(nb.cells):
@@ -256,6 +394,7 @@ class TrustedChecks(NbGraderPreprocessor):
             {"cell": r.index, "error": r.error, "fatal": r.fatal} for r in engine.cell_errors()
         ]
         meta["trusted_seconds"] = round(time.perf_counter() - started, 3)
+        meta["sandbox"] = sandbox.backend
         return nb, resources
 
     @staticmethod

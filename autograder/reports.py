@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder import outcomes as oc
+from autograder.jail import UNSAFE_WARNING
 from autograder.outcomes import Outcome
 
 
@@ -37,9 +38,15 @@ def gradescope_results(outcome: Outcome) -> dict[str, Any]:
     } for c in outcome.cells]
     data: dict[str, Any] = {"score": outcome.score, "tests": tests,
                             "execution_time": round(outcome.seconds, 3)}
+    lines = []
     if outcome.status == oc.ERROR:
-        data["output"] = (f"Autograding error ({outcome.error_kind}): {outcome.message}\n"
-                          "The scores below are what could be graded; your instructor has been told.")
+        lines.append(f"Autograding error ({outcome.error_kind}): {outcome.message}\n"
+                     "The scores below are what could be graded; your instructor has been told.")
+    if outcome.sandbox == "none":
+        lines.append("Graded without the sandbox (Sandbox.backend = 'none').")
+    if lines:
+        data["output"] = "\n".join(lines)
+    data["extra_data"] = {"status": outcome.status, "sandbox": outcome.sandbox}
     return data
 
 
@@ -141,7 +148,14 @@ def summary_markdown(outcomes: list[Outcome], run_note: str = "") -> str:
         for name, points, rate, mean in rates.get(assignment, []):
             lines.append(f"| {name} | {points:g} | {100 * rate:.0f}% | {mean:.2f} |")
         lines.append("")
-    lines += ["![score histogram](histogram.png)", "", "## Needs a look", ""]
+    lines += ["![score histogram](histogram.png)", "", "## Outcomes", "",
+              "*graded*: every cell has the score its code earned; a cell whose code was wrong, too slow (CPU "
+              "time), crashed or ran out of memory inside a check earns 0 with a message that says so. "
+              "*error*: the grade could not be determined and needs you: an unreadable or missing notebook, "
+              "a kernel that died, hung or ran out of memory, code that blocked until a wall-clock backstop, or "
+              "a fault in the grader. Cells that could be graded keep their scores.", "",
+              "## Needs a look", ""]
+    noted = [o for o in outcomes if o.notes]
     look = needs_a_look(outcomes)
     if not look:
         lines.append("Nobody: every submission was graded cleanly and nothing was flagged.")
@@ -150,6 +164,11 @@ def summary_markdown(outcomes: list[Outcome], run_note: str = "") -> str:
         for o, why in look:
             lines.append(f"| {o.assignment} | {o.student} | {o.score:g}/{o.max_score:g} | "
                          f"{why.replace('|', '/').replace(chr(10), ' ')} |")
+    if noted:
+        lines += ["", "## Notes (graded, nothing to do)", "", "| assignment | student | note |", "|---|---|---|"]
+        for o in noted:
+            for note in o.notes:
+                lines.append(f"| {o.assignment} | {o.student} | {note.replace('|', '/')} |")
     return "\n".join(lines) + "\n"
 
 
@@ -165,6 +184,9 @@ def write_all(course: Path, result: Any, overrides: list[str] | None = None) -> 
     histogram(everyone, out / "histogram.png")
     note = (f"Last run: {len(result.outcomes)} submissions in {result.seconds:.1f} s on {result.workers} workers"
             + (f" (config overrides: {' '.join(overrides)})" if overrides else "") + ".")
+    if getattr(result, "sandbox", "bwrap") == "none":
+        note = (f"**WARNING: {UNSAFE_WARNING}.** Grades of this run can be rewritten by a hostile submission."
+                "\n\n" + note)
     if not result.verified:
         note += "\n\n**Gradebook verification failed:** " + "; ".join(result.problems)
     summary = out / "summary.md"

@@ -1,121 +1,198 @@
-"""Run untrusted student code in a separate, scrubbed, resource-limited process.
+"""The check worker: student code in a jailed process that answers adapter programs with plain numbers.
 
-The trusted grader never executes student code itself. It starts
-``worker_child.py`` with ``python -I -S`` (no site-packages, so neither
-``zengrad_ref`` nor the checks are importable), an empty working directory, a
-minimal environment and rlimits on CPU time, memory, file size and open files,
-and talks to it over two private pipes with length-prefixed JSON.
+The trusted grader never executes student code itself. It starts ``worker_child.py`` with
+``python -I -S`` (no site-packages: neither ``zengrad_ref`` nor the checks could be imported even
+if they were visible) inside a :class:`~autograder.jail.Jail`, and talks to it over two private
+pipes with length-prefixed JSON. Nothing the worker sends is trusted: replies are size-capped,
+read in linear time, must echo their request's sequence number, and are only ever compared with
+values the grader computes itself.
+
+Budgets are CPU time of the worker's processes, measured from outside (``/proc``), so a
+submission gets the same verdict on a quiet grader and on a loaded one. A generous wall-clock
+backstop catches a process that blocks without computing (a ``sleep``); hitting only the
+backstop is not the student's verdict but a grading error (:class:`WorkerLost` reason
+``"stalled"``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import resource
 import select
-import shutil
 import signal
 import struct
 import subprocess
 import sys
-import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autograder.jail import Jail, JailLimits, Sandbox
+
 CHILD_SOURCE = (Path(__file__).with_name("worker_child.py")).read_text()
+POLL_SECONDS = 0.05  # how often a long request's CPU time is sampled
 
 
 @dataclass(frozen=True)
-class Limits:
-    """Resource limits of one worker process."""
+class Budget:
+    """What one request may cost: CPU seconds of the worker, and a wall-clock backstop."""
 
-    cpu_seconds: int = 120
-    memory_bytes: int = 1 << 30
-    file_bytes: int = 16 << 20
-    open_files: int = 64
+    cpu: float
+    wall: float
+
+    @classmethod
+    def for_cpu(cls, cpu: float, factor: float = 5.0, slack: float = 30.0) -> Budget:
+        """A CPU budget with a backstop generous enough for a grader whose cores are all busy."""
+        return cls(cpu, cpu * factor + slack)
 
 
 class WorkerLost(Exception):
-    """The worker died, hung past its deadline or broke the protocol."""
+    """The worker died, overran its budget or broke the protocol."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason  # "timeout" | "crashed" | "memory" | "protocol"
+        self.reason = reason  # "timeout" (CPU) | "stalled" (wall backstop only) | "crashed" | "memory" | "protocol"
         self.detail = detail
 
 
-def _apply_limits(limits: Limits) -> None:
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+class ProcessTree:
+    """CPU time and signals of a process and all its descendants (the sandbox's processes)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._procs: dict[int, Any] = {}
+
+    def _members(self) -> list[Any]:
+        import psutil
+
+        try:
+            root = self._procs.get(self.pid) or psutil.Process(self.pid)
+            members = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return []
+        self._procs = {p.pid: self._procs.get(p.pid, p) for p in members}  # keep Process objects (cheap)
+        return list(self._procs.values())
+
+    def cpu(self) -> float:
+        """CPU seconds used so far by every live process of the tree (and the children they reaped)."""
+        import psutil
+
+        total = 0.0
+        for p in self._members():
+            with contextlib.suppress(psutil.Error):
+                t = p.cpu_times()
+                total += t.user + t.system + t.children_user + t.children_system
+        return total
+
+    def payload(self) -> int | None:
+        """The pid of the jailed program itself (the first process below bubblewrap and its shims)."""
+        for p in self._members():
+            with contextlib.suppress(Exception):
+                if p.name() not in ("bwrap", "sh", "setpriv"):
+                    return p.pid
+        return None
+
+    def signal(self, signum: int) -> None:
+        """Send ``signum`` to the jailed program (not to bubblewrap, which would not pass it on)."""
+        pid = self.payload()
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signum)
+
+
+class _Drain(threading.Thread):
+    """Reads a pipe to its end, keeping only the last ``keep`` bytes (the worker's stderr: bounded)."""
+
+    def __init__(self, fd: int, keep: int = 16 << 10) -> None:
+        super().__init__(daemon=True)
+        self.fd, self.keep, self.tail = fd, keep, bytearray()
+        self.start()
+
+    def run(self) -> None:
+        while True:
+            try:
+                chunk = os.read(self.fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            self.tail += chunk
+            if len(self.tail) > 2 * self.keep:
+                del self.tail[: len(self.tail) - self.keep]
+        os.close(self.fd)
+
+    def text(self) -> str:
+        return bytes(self.tail[-self.keep:]).decode(errors="replace")
 
 
 class Worker:
-    """One live worker process; start it, send requests, kill it."""
+    """One live, jailed worker process: start it, send requests within budgets, kill it."""
 
-    def __init__(self, files: dict[str, bytes] | None = None, limits: Limits | None = None) -> None:
-        self.limits = limits or Limits()
+    def __init__(self, files: dict[str, bytes] | None = None, limits: JailLimits | None = None,
+                 sandbox: Sandbox | None = None, max_reply_bytes: int = 4 << 20) -> None:
+        self.limits = limits or JailLimits()
+        self.sandbox = sandbox or Sandbox()
+        self.max_reply_bytes = max_reply_bytes
         self._seq = 0
-        self.workdir = Path(tempfile.mkdtemp(prefix="zengrad-worker-"))
-        for name, content in (files or {}).items():
-            (self.workdir / name).write_bytes(content)
+        self.jail: Jail = self.sandbox.jail(self.limits, files)
         to_child_r, self._to_child_w = os.pipe()
         self._from_child_r, from_child_w = os.pipe()
-        env = {
-            "PATH": "/usr/bin:/bin",
-            "LANG": "C.UTF-8",
-            "HOME": str(self.workdir),
-            "TMPDIR": str(self.workdir),
-            "PYTHONHASHSEED": "0",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        }
+        err_r, err_w = os.pipe()
         bootstrap = "import sys; sys.path.insert(0, '.'); del sys\n" + CHILD_SOURCE
-        fd, self._output_path = tempfile.mkstemp(prefix="zengrad-worker-output-")
-        self._stdout = os.fdopen(fd, "wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", bootstrap, str(to_child_r), str(from_child_w)],
-            cwd=self.workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self._stdout,
-            stderr=subprocess.STDOUT,
-            pass_fds=(to_child_r, from_child_w),
-            preexec_fn=lambda: _apply_limits(self.limits),
-            start_new_session=True,
-        )
-        os.close(to_child_r)
-        os.close(from_child_w)
+        argv = [sys.executable, "-I", "-S", "-c", bootstrap, str(to_child_r), str(from_child_w)]
+        try:
+            self.proc = subprocess.Popen(
+                self.jail.command(argv), env=self.jail.env() if self.jail.backend == "none" else {},
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err_w,
+                pass_fds=(to_child_r, from_child_w), **self.jail.popen_kwargs(),
+            )
+        except BaseException:
+            for fd in (to_child_r, from_child_w, err_r, err_w, self._to_child_w, self._from_child_r):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self.jail.close()
+            raise
+        for fd in (to_child_r, from_child_w, err_w):
+            os.close(fd)
+        self._stderr = _Drain(err_r)
+        self.tree = ProcessTree(self.proc.pid)
+        self.cpu_at_request = 0.0
 
-    def request(self, message: dict[str, Any], timeout: float) -> dict[str, Any]:
-        """Send one request and wait up to ``timeout`` seconds for its reply.
+    def cpu(self) -> float:
+        return self.tree.cpu()
 
-        Every request carries a fresh sequence number that the reply must echo,
-        so a reply written early by student code is a protocol error, not an answer.
-        On a timeout the worker is left running (see ``interrupt``); on any other
-        failure it is killed.
+    def request(self, message: dict[str, Any], budget: Budget) -> dict[str, Any]:
+        """Send one request and wait for its reply within ``budget``.
+
+        Every request carries a fresh sequence number that the reply must echo, so a reply
+        written early by student code is a protocol error, not an answer. On a timeout the
+        worker is left running (see ``interrupt``); on any other failure it is killed.
         """
         self._seq += 1
-        message = dict(message, seq=self._seq)
-        data = json.dumps(message).encode()
+        data = json.dumps(dict(message, seq=self._seq)).encode()
+        self.cpu_at_request = self.cpu()
         try:
             os.write(self._to_child_w, struct.pack(">I", len(data)) + data)
         except OSError as exc:
             raise self._lost("crashed", f"could not send: {exc}") from None
-        return self.wait_reply(timeout)
+        return self.wait_reply(budget)
 
-    def wait_reply(self, timeout: float) -> dict[str, Any]:
-        """The reply to the last request, within ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        header = self._read(4, deadline)
+    def wait_reply(self, budget: Budget, since: float | None = None) -> dict[str, Any]:
+        """The reply to the last request, unless the worker spends more than ``budget`` first.
+
+        CPU is counted from ``since`` (default: when the request was sent).
+        """
+        start_cpu = self.cpu_at_request if since is None else since
+        deadline = time.monotonic() + budget.wall
+        header = self._read(4, start_cpu, budget, deadline)
         (n,) = struct.unpack(">I", header)
-        if n > 64 << 20:
-            raise self._lost("protocol", "reply too large")
+        if n > self.max_reply_bytes:
+            raise self._lost("protocol", f"a reply of {n:,} bytes (the limit is {self.max_reply_bytes:,})")
         try:
-            reply = json.loads(self._read(n, deadline).decode())
+            reply = json.loads(self._read(n, start_cpu, budget, deadline).decode())
         except ValueError as exc:
             raise self._lost("protocol", f"malformed reply: {exc}") from None
         if not isinstance(reply, dict) or reply.get("seq") != self._seq:
@@ -125,59 +202,64 @@ class Worker:
     def interrupt(self) -> None:
         """SIGINT, as Jupyter interrupts a kernel: a cooperative cell ends with KeyboardInterrupt."""
         if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGINT)
+            self.tree.signal(signal.SIGINT)
 
-    def _read(self, n: int, deadline: float) -> bytes:
-        buf = b""
-        while len(buf) < n:
-            remaining = deadline - time.monotonic()
-            ready = select.select([self._from_child_r], [], [], remaining)[0] if remaining > 0 else []
+    def _read(self, n: int, start_cpu: float, budget: Budget, deadline: float) -> bytes:
+        buf = bytearray(n)
+        view, got = memoryview(buf), 0
+        while got < n:
+            now = time.monotonic()
+            ready = select.select([self._from_child_r], [], [], min(POLL_SECONDS, max(0.0, deadline - now)))[0]
             if not ready:
-                if buf:  # half a message: the stream can no longer be trusted
-                    raise self._lost("protocol", "a truncated reply")
-                raise WorkerLost("timeout")
-            chunk = os.read(self._from_child_r, n - len(buf))
-            if not chunk:
+                used = self.cpu() - start_cpu
+                if used > budget.cpu:
+                    if got:  # half a message: the stream can no longer be trusted
+                        raise self._lost("protocol", "a truncated reply")
+                    raise WorkerLost("timeout", f"{used:.1f} CPU seconds")
+                if time.monotonic() >= deadline:
+                    if got:
+                        raise self._lost("protocol", "a truncated reply")
+                    raise WorkerLost("stalled", f"no answer within {budget.wall:g} s of wall-clock time "
+                                                f"(it used {used:.1f} CPU seconds)")
+                continue
+            k = os.readv(self._from_child_r, [view[got:]])
+            if not k:
                 raise self._lost("crashed")
-            buf += chunk
-        return buf
+            got += k
+        return bytes(buf)
 
     def _lost(self, reason: str, detail: str = "") -> WorkerLost:
         self.kill()
         code = self.proc.returncode
         if reason == "crashed":
-            if code == -signal.SIGXCPU or code == -signal.SIGKILL:
-                reason, detail = "timeout", detail or "CPU time limit exceeded"
-            elif "MemoryError" in self.output():
+            err = self._stderr.text()
+            if code in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
+                reason, detail = "timeout", detail or "the CPU time limit of the process"
+            elif "MemoryError" in err or code in (-signal.SIGSEGV, 128 + signal.SIGSEGV) and "memory" in err:
                 reason = "memory"
+            elif "Fatal Python error" in err:
+                detail = detail or err[err.index("Fatal Python error"):].splitlines()[0][:200]
             detail = detail or f"the process exited with code {code}"
         return WorkerLost(reason, detail)
 
-    def output(self) -> str:
-        """What student code printed (for error messages), at most 2000 characters."""
-        try:
-            return Path(self._output_path).read_text(errors="replace")[-2000:]
-        except OSError:
-            return ""
+    def stderr(self) -> str:
+        """The end of what the worker wrote to stderr (bounded), for error messages."""
+        return self._stderr.text()
 
     def kill(self) -> None:
+        """Kill the sandbox: bubblewrap's death takes its whole PID namespace with it."""
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.proc.wait()
 
     def close(self) -> None:
         self.kill()
         for fd in (self._to_child_w, self._from_child_r):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
-        self._stdout.close()
-        Path(self._output_path).unlink(missing_ok=True)
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        self._stderr.join(1)
+        self.jail.close()
 
     def __enter__(self) -> Worker:
         return self

@@ -17,7 +17,9 @@ FORBIDDEN_MODULES = {"zengrad_ref": "imports the reference engine", "autograder"
                      "ctypes": "imports ctypes", "gc": "imports gc", "importlib": "imports importlib",
                      "inspect": "imports inspect", "builtins": "imports builtins", "signal": "imports signal",
                      "subprocess": "imports subprocess", "pytest": "imports pytest",
-                     "IPython": "imports IPython", "atexit": "imports atexit", "sqlite3": "imports sqlite3"}
+                     "IPython": "imports IPython", "atexit": "imports atexit", "sqlite3": "imports sqlite3",
+                     "socket": "imports socket", "multiprocessing": "imports multiprocessing",
+                     "pickle": "imports pickle", "marshal": "imports marshal", "shutil": "imports shutil"}
 SUSPICIOUS_ATTRS = {
     "input_transformers_post": "installs an IPython input transformer",
     "input_transformers_cleanup": "installs an IPython input transformer",
@@ -37,7 +39,28 @@ SUSPICIOUS_ATTRS = {
     "__builtins__": "touches builtins",
     "__class__": "rewrites an object's class",
     "__code__": "rewrites a function's code",
+    "fork": "starts processes (os.fork)",
+    "kill": "signals processes",
+    "killpg": "signals processes",
+    "setsid": "detaches a process",
+    "walk": "walks the file system",
 }
+FORWARD_OPS = {"exp", "log", "tanh", "relu", "sigmoid", "__add__", "__mul__", "__pow__", "__truediv__", "__sub__"}
+
+
+def _numerical_backward(fn: ast.FunctionDef) -> str | None:
+    """Why a ``_backward`` looks like numerical differentiation (it recomputes the forward pass), if it does."""
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Call):
+            f = node.func
+            if isinstance(f, ast.Name) and f.id in ("Value", "numerical_derivative", "check_gradients"):
+                return f"calls {f.id}(...)"
+            if isinstance(f, ast.Attribute) and f.attr in FORWARD_OPS and not (
+                    isinstance(f.value, ast.Name) and f.value.id == "math"):
+                return f"calls .{f.attr}() again"
+        if isinstance(node, ast.Constant) and isinstance(node.value, float) and 0 < abs(node.value) <= 1e-3:
+            return f"uses a tiny step h = {node.value!r}"
+    return None
 SUSPICIOUS_CALLS = {"exit": "exits the process", "quit": "exits the process", "get_ipython": "uses the IPython shell",
                     "__import__": "imports dynamically", "exec": "executes generated code",
                     "eval": "evaluates generated code", "compile": "compiles generated code",
@@ -91,6 +114,9 @@ def scan_source(source: str) -> list[dict]:
         elif isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in (
                 "check", "check_gradients", "float", "abs", "isinstance", "AssertionError"):
             add("monkeypatching", f"redefines the name {node.name}", line)
+        elif isinstance(node, ast.FunctionDef) and node.name == "_backward" and (why := _numerical_backward(node)):
+            add("numerical-gradient", f"a _backward that recomputes the forward pass ({why}): numerical "
+                                      "differentiation instead of the local derivative?", line)
         elif isinstance(node, ast.FunctionDef) and node.name in ("__eq__", "__ne__", "__le__", "__lt__", "__ge__",
                                                                  "__gt__", "__abs__", "__float__", "__bool__"):
             add("comparison-override", f"defines {node.name}, which can fake test comparisons", line)

@@ -121,7 +121,7 @@ def attacks() -> dict:
     }
 
 
-FAST_LIMITS = ("--Execute.timeout=4", "--TrustedChecks.cell_timeout=4", "--GuardedExecute.probe_timeout=2")
+FAST_LIMITS = ("--GuardedExecute.cell_cpu_seconds=4", "--TrustedChecks.cell_cpu_seconds=4")
 
 
 @pytest.fixture(scope="module")
@@ -179,8 +179,8 @@ def test_honest_submissions_are_not_flagged(course_template, tmp_path) -> None:
 def test_worker_cannot_import_the_reference_or_the_checks() -> None:
     from autograder.adapter import StudentEngine
 
-    scrubbed = ("import os\nassert set(os.environ) <= {'PATH', 'LANG', 'HOME', 'TMPDIR', 'PYTHONHASHSEED', "
-                "'PYTHONDONTWRITEBYTECODE', 'LC_CTYPE'}, sorted(os.environ)\n"
+    scrubbed = ("import os\nassert not [k for k in os.environ if 'ZENGRAD' in k or 'PYENV' in k or 'VIRTUAL' in k "
+                "or k.startswith(('SSL', 'PIP', 'AWS'))], sorted(os.environ)\n"
                 "assert os.listdir('.') == [], os.listdir('.')")
     engine = StudentEngine([(0, "import zengrad_ref"), (1, "import autograder"), (2, "import hypothesis"),
                             (3, "import nbgrader"), (4, scrubbed)])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from autograder.adapter import CheckAborted, Engine
 
@@ -47,7 +48,9 @@ class Verdict:
 
     check_id: str
     passed: bool
-    reason: str  # "passed" | "wrong" | "not_implemented" | "error" | "timeout" | "crashed" | "memory" | ...
+    # graded: "passed" | "wrong" | "not_implemented" | "error" (the student's code raised) | "timeout" (CPU)
+    #         | "memory" | "crashed" | "protocol"; undetermined (an error outcome): see UNDETERMINED
+    reason: str
     message: str
     programs: int = 0
     seconds: float = 0.0
@@ -93,7 +96,7 @@ def run_check(check_id: str, engine: Engine) -> Verdict:
                        getattr(engine, "programs_run", 0) - before, round(time.perf_counter() - start, 3))
 
     if check_id not in checks:
-        return verdict(False, "error", f"unknown check {check_id!r} (a grader configuration error)")
+        return verdict(False, GRADER_FAULT, f"unknown check {check_id!r} (a grader configuration error)")
     check = checks[check_id]
     try:
         check.fn(engine)
@@ -103,4 +106,18 @@ def run_check(check_id: str, engine: Engine) -> Verdict:
         return verdict(False, stop.reason, f"{check.title}: {stop.message}")
     except CheckAborted as aborted:
         return verdict(False, aborted.reason, f"{check.title}: {aborted.message}")
+    except Exception as exc:  # noqa: BLE001 - a bug in the check itself: the instructor must know
+        import traceback
+
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        return verdict(False, GRADER_FAULT, f"{check.title}: not graded: a fault in the grader's check "
+                                            f"({type(exc).__name__} at {Path(where.filename).name}:{where.lineno})")
     return verdict(True, "passed", f"{check.title}: all checks passed")
+
+
+# Verdict reasons that mean "the grade could not be determined": the submission needs the
+# instructor (an error outcome), not a 0 for the student. Every other failed reason is graded.
+GRADER_FAULT = "grader-fault"  # the check itself failed, or is unknown
+STALLED = "stalled"  # the worker blocked without computing until the wall-clock backstop
+NOT_GRADED = "not-graded"  # an earlier cell took the worker down (as a dead kernel would)
+UNDETERMINED = frozenset({GRADER_FAULT, STALLED, NOT_GRADED})

@@ -1,0 +1,77 @@
+"""A Jupyter kernel manager that starts the kernel inside a :class:`~autograder.jail.Jail`.
+
+nbgrader executes a submission with nbclient, which starts a local kernel through a
+``KernelManager``. This one wraps the kernel's command line with the jail and talks to it over
+ZMQ's ``ipc`` transport: the sockets live in a private directory that is bound into the jail at
+the same path, so the kernel needs no network at all (its network namespace has none).
+
+Signals go to the jailed kernel process itself, not to bubblewrap (which does not forward
+them); its CPU time is read from outside, for the load-proof limits of ``GuardedExecute``.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from typing import Any
+
+from jupyter_client.manager import AsyncKernelManager
+
+from autograder.jail import Jail
+from autograder.sandbox import ProcessTree
+
+
+class JailedKernelManager(AsyncKernelManager):
+    """``AsyncKernelManager`` whose kernel runs in ``self.jail`` (set before the kernel starts)."""
+
+    jail: Jail | None = None
+
+    def attach(self, jail: Jail) -> None:
+        """Use ``jail`` for the next kernel: ipc sockets and the connection file in its private directory."""
+        self.jail = jail
+        if jail.ipc_dir is not None:
+            self.transport = "ipc"
+            self.ip = str(jail.ipc_dir / "kernel")
+            self.connection_file = str(jail.ipc_dir / "kernel.json")
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        cmd = super().format_kernel_cmd(extra_arguments)
+        if self.jail is None:
+            raise RuntimeError("JailedKernelManager has no jail: refusing to start an unjailed kernel")
+        from pathlib import Path
+
+        self.jail.grant(Path(self.connection_file))
+        return self.jail.command(cmd)
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        assert self.jail is not None
+        kw["env"] = self.jail.env() if self.jail.backend == "none" else {}
+        kw.pop("preexec_fn", None)  # the jail sets the limits
+        # what the jailed process writes to its own stdout/stderr (not to Jupyter's channels) goes nowhere:
+        # it must not reach, or flood, the grader's log
+        kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
+        kw.update(self.jail.popen_kwargs())
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    _launch_kernel = _async_launch_kernel  # type: ignore[assignment]
+
+    # -- the jailed process, seen from outside -------------------------------------------
+    def tree(self) -> ProcessTree | None:
+        process = getattr(self.provisioner, "process", None)
+        return ProcessTree(process.pid) if process is not None else None
+
+    async def signal_kernel(self, signum: int) -> None:  # type: ignore[override]
+        """Signals reach the kernel process in the jail; SIGKILL ends the whole jail."""
+        tree = self.tree()
+        if tree is None:
+            raise RuntimeError("Cannot signal kernel. No kernel is running!")
+        if signum == signal.SIGKILL:
+            await AsyncKernelManager.signal_kernel(self, signum)
+        else:
+            tree.signal(signum)
+
+    async def interrupt_kernel(self) -> None:  # type: ignore[override]
+        """SIGINT to the kernel process inside the jail (ipykernel turns it into KeyboardInterrupt)."""
+        tree = self.tree()
+        if tree is not None:
+            tree.signal(signal.SIGINT)
