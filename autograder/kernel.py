@@ -15,15 +15,42 @@ import signal
 import subprocess
 from typing import Any
 
+import zmq
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
+from traitlets import Type
 
 from autograder.jail import Jail
 from autograder.sandbox import ProcessTree
 
 
+MAX_MESSAGE_BYTES = 32 << 20  # a bigger message from the kernel is dropped by ZMQ before it is read
+MAX_QUEUED_MESSAGES = 32  # output messages ZMQ may hold for the grader before it drops new ones
+
+
+class JailedKernelClient(AsyncKernelClient):
+    """A kernel client whose sockets refuse oversized messages, so a kernel cannot flood the grader's memory."""
+
+    def _create_connected_socket(self, channel: str, identity: bytes | None = None) -> zmq.Socket:
+        # jupyter_client's own method, with the limits set before connecting (ZMQ applies them per connection)
+        from jupyter_client.connect import channel_socket_types
+
+        sock = self.context.socket(channel_socket_types[channel])
+        sock.linger = 1000
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
+        if channel == "iopub":  # a flood of output waits in the kernel (or is dropped), not in the grader
+            sock.setsockopt(zmq.RCVHWM, MAX_QUEUED_MESSAGES)
+        if identity:
+            sock.identity = identity
+        sock.connect(self._make_url(channel))
+        return sock
+
+
 class JailedKernelManager(AsyncKernelManager):
     """``AsyncKernelManager`` whose kernel runs in ``self.jail`` (set before the kernel starts)."""
 
+    client_class = "autograder.kernel.JailedKernelClient"
+    client_factory = Type(klass=JailedKernelClient, default_value=JailedKernelClient)
     jail: Jail | None = None
 
     def attach(self, jail: Jail) -> None:

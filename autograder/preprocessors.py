@@ -173,6 +173,9 @@ class GuardedExecute(Execute):
 
         kwargs["kernel_manager_class"] = JailedKernelManager
         super().__init__(*args, **kwargs)
+        # An oversized output message is dropped by ZMQ (see JailedKernelClient), and with it maybe
+        # the kernel's "idle" status: wait a little for it, then go on (the cell's reply has arrived).
+        self.raise_on_iopub_timeout = False
 
     def create_kernel_manager(self) -> Any:
         km = super().create_kernel_manager()
@@ -212,6 +215,22 @@ class GuardedExecute(Execute):
 
     execute_cell = run_sync(async_execute_cell)
 
+    def process_message(self, msg: dict, cell: NotebookNode, cell_index: int) -> Any:
+        content = msg.get("content", {})
+        if msg.get("msg_type") == "status" and content.get("execution_state") == "idle":
+            self._idle_seen.add(cell_index)
+        return super().process_message(msg, cell, cell_index)
+
+    def _reconnect_iopub(self) -> None:
+        """A fresh output channel, after ZMQ dropped an oversized message and, with it, the connection."""
+        old = getattr(self.kc, "_iopub_channel", None)
+        if old is not None:
+            with contextlib.suppress(Exception):
+                old.close()
+            self.kc._iopub_channel = None
+        self.kc.iopub_channel  # noqa: B018 - the property connects a new socket
+        time.sleep(0.2)  # let the subscription reach the kernel
+
     def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
         """Keep at most ``max_cell_output_kb`` per cell and ``max_output_kb`` per notebook."""
         size = _output_bytes(msg)
@@ -246,6 +265,7 @@ class GuardedExecute(Execute):
         self._cell_bytes: dict[int, int] = {}
         self._total_bytes = 0
         self._truncated: set[int] = set()
+        self._idle_seen: set[int] = set()
         fault: dict | None = None
         deadline = time.monotonic() + self.notebook_timeout
         try:
@@ -282,6 +302,12 @@ class GuardedExecute(Execute):
         """Run one cell; the fault that stops the notebook, if any."""
         try:
             self.preprocess_cell(cell, resources, index)
+            if index not in self._idle_seen and cell.source.strip():
+                if index not in self._truncated:
+                    self._truncated.add(index)
+                    cell.outputs.append(stdout_output("\n[output lost: a single message from this cell was larger "
+                                                      "than the grader accepts]\n"))
+                self._reconnect_iopub()
         except DeadKernelError:
             if index in self._hung:
                 cell.outputs.append(error_output(
