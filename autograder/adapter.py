@@ -58,9 +58,15 @@ class Program:
     def backward(self, h: int) -> None:
         self.steps.append(["backward", h])
 
-    def call(self, fname: str, *args: Operand, result: bool = True) -> int | None:
+    def call(
+        self, fname: str, *args: Operand, result: bool = True, kwargs: dict[str, Operand] | None = None
+    ) -> int | None:
+        """``fname(*args, **kwargs)`` of a name the student's code defines; keywords use the "call_kw" instruction."""
         h = self._handle() if result else None
-        self.steps.append(["call", h, fname, list(args)])
+        if kwargs:
+            self.steps.append(["call_kw", h, fname, list(args), dict(kwargs)])
+        else:
+            self.steps.append(["call", h, fname, list(args)])
         return h
 
     def method(self, obj: int, name: str, *args: Operand, result: bool = True) -> int | None:

@@ -198,6 +198,14 @@ def _run_steps(program, ns, saved):
                 result = fn(*[_operand(a, nodes) for a in args])
                 if handle is not None:
                     nodes[handle] = result
+            elif kind == "call_kw":  # the same, with keyword arguments (e.g. Layer(2, 3, nonlin=False))
+                _, handle, fname, args, kwargs = ins
+                fn = ns.get(fname)
+                if fn is None:
+                    raise NameError(f"no function named {fname} is defined")
+                result = fn(*[_operand(a, nodes) for a in args], **{k: _operand(a, nodes) for k, a in kwargs.items()})
+                if handle is not None:
+                    nodes[handle] = result
             elif kind == "method":  # call a method of an object made by the program
                 _, handle, obj, mname, args = ins
                 result = getattr(nodes[obj], mname)(*[_operand(a, nodes) for a in args])
