@@ -194,6 +194,8 @@ def _hint(mine: float, ref: float, initial: float, upstream: float) -> str:
         return " (it held grad before: accumulate with +=, do not overwrite with =)"
     if upstream not in (0.0, 1.0) and close(mine * upstream, ref - initial, REF_ATOL, REF_RTOL) and mine != ref:
         return " (multiply the local derivative by out.grad: the chain rule)"
+    if upstream == 0.0 and ref == initial and mine != ref:  # nothing arrived, yet something was passed on
+        return " (multiply the local derivative by out.grad: the chain rule)"
     if close(mine, -ref, REF_ATOL, REF_RTOL):
         return " (the sign is flipped)"
     return ""

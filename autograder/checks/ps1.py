@@ -117,7 +117,7 @@ def pow_check(engine) -> None:
 register("ps1.add", "addition a + b")(binary_check("add", reals(-10, 10)))
 register("ps1.mul", "multiplication a * b")(binary_check("mul", reals(-5, 5)))
 register("ps1.pow", "power a ** n")(pow_check)
-register("ps1.exp", "exp(a)")(unary_check("exp", reals(-5, 5), edges=[-700.0], nested=reals(-3, 1.5)))
+register("ps1.exp", "exp(a)")(unary_check("exp", reals(-5, 5), edges=[-700.0, 1000.0], nested=reals(-3, 1.5)))
 register("ps1.log", "log(a)")(unary_check("log", reals(0.01, 100), nested=reals(1.5, 100)))
 register("ps1.tanh", "tanh(a)")(unary_check("tanh", reals(-5, 5), edges=[1000.0, -1000.0, 20.0]))
 register("ps1.relu", "relu(a)")(

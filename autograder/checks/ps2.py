@@ -16,10 +16,16 @@ is the three functions. Each check is designed to grade one function only:
   exponential time, caught by a short per-program timeout);
 * ``ps2.deep`` only asks that the sort completes on a 10,000-deep chain and
   returns every node of it: the order itself is ``ps2.topo``'s business;
-* ``ps2.backward`` and ``ps2.zero_grad`` compare with ``zengrad_ref``; when they
-  differ, the student's own ``topological_sort`` is asked for its order, and if
-  that order is wrong and a correct ``backward``/``zero_grad`` fed with it gives
-  exactly the student's numbers, the fault is the sort's, graded in its own cell.
+* ``ps2.backward`` and ``ps2.zero_grad`` run with a known-good ``topological_sort``
+  (``autograder/checks/pieces/ps2.py``, defined in the worker over the given
+  ``Value`` and put in place of the student's for each program) and compare with
+  ``zengrad_ref``: a wrong sort costs only the sort's cells, and nothing the
+  student's code reports about its own sort is trusted.
+
+``ps2.topo`` also reads the type of the result (a list) and sorts every graph
+twice: the second call must give a topological order too (no state kept on the
+nodes between calls). ``ps2.backward`` ends with a graph whose root already holds
+a gradient: the seed sets ``self.grad = 1.0``, it does not add to it.
 
 Nodes that a program has no handle for (the ``Value`` made for a constant in
 ``a * 2``, and the hidden nodes of ``-`` and ``/``) come back from
@@ -39,6 +45,7 @@ import zengrad_ref
 from autograder.adapter import CheckAborted, Engine, Outcome, Program, ReferenceEngine, const
 from autograder.checks import CheckFailure, StopCheck, register
 from autograder.checks.gradients import REF_ATOL, REF_RTOL, SETTINGS, close, fmt
+from autograder.checks.pieces import source as pieces_source
 
 PRIMITIVE = ("add", "mul", "pow", "exp", "log", "tanh", "relu", "sigmoid")  # the operators with a _backward
 COMPOSITE = ("sub", "truediv", "neg")  # built from the primitives, with nodes a program cannot name
@@ -279,6 +286,13 @@ def _raise_for_error(got: Outcome, program: Program, context: str, what: str, st
 
 
 # --- orders ------------------------------------------------------------------------
+def _a(kind: str) -> str:
+    """'a tuple', 'an iterator', 'None': a type name read back from the worker, for messages."""
+    if kind == "NoneType":
+        return "None"
+    return ("an " if kind[:1].lower() in "aeiou" else "a ") + kind
+
+
 def _show(order: list[int], handles: list[int], names: list[str]) -> str:
     by_handle = {h: names[i] for i, h in enumerate(handles)}
     if len(order) > 12:
@@ -314,10 +328,13 @@ def order_problem(g: Graph, handles: list[int], order: list[int], hidden: int) -
 
 
 def _order_program(g: Graph) -> tuple[Program, list[int]]:
+    """Reads: the type of topological_sort(root), its order, and the order of a second call."""
     p = Program()
     handles = g.build(p)
     result = p.call("topological_sort", handles[g.root])
+    p.read_kind(result, "topological_sort(root)")
     p.read_order(result, "topological_sort(root)")
+    p.read_order(p.call("topological_sort", handles[g.root]), "topological_sort(root), again")
     return p, handles
 
 
@@ -330,12 +347,17 @@ def expect_order(engine: Engine, g: Graph) -> None:
     root = g.names()[g.root]
     if not got.ok:
         _raise_for_error(got, p, f"`{g.render()}`", f"topological_sort({root})", "`topological_sort`")
-    problem = order_problem(g, handles, got.reads[0], ref.reads[0].count(-1))
-    if problem:
-        names = g.names()
-        raise CheckFailure(f"On `{g.render()}`, topological_sort({root}) returned "
-                           f"{_show(got.reads[0], handles, names)}: {problem}; expected every node once, "
-                           f"inputs first and {root} last, e.g. {_show(ref.reads[0], handles, names)}.")
+    kind, first, second = got.reads
+    if kind != "list":
+        raise CheckFailure(f"On `{g.render()}`, topological_sort({root}) returned {_a(kind)}, expected a list.")
+    names = g.names()
+    for call, order in (("", first), (", called a second time,", second)):
+        problem = order_problem(g, handles, order, ref.reads[1].count(-1))
+        if problem:
+            again = " (keep the visited set local to the call, not on the nodes)" if call else ""
+            raise CheckFailure(f"On `{g.render()}`, topological_sort({root}){call} returned "
+                               f"{_show(order, handles, names)}: {problem}; expected every node once, "
+                               f"inputs first and {root} last, e.g. {_show(ref.reads[1], handles, names)}{again}.")
 
 
 def ladder() -> Graph:
@@ -364,9 +386,10 @@ def ladder_check(engine: Engine) -> None:
                         "and skip it after that.", aborted.reason) from None
     if not got.ok:
         _raise_for_error(got, p, shape, "topological_sort", "`topological_sort`")
-    problem = order_problem(g, handles, got.reads[0], 0)
-    if problem:
-        raise CheckFailure(f"On {shape}, your topological_sort's order is wrong: {problem}.")
+    for order in got.reads[1:]:
+        problem = order_problem(g, handles, order, 0)
+        if problem:
+            raise CheckFailure(f"On {shape}, your topological_sort's order is wrong: {problem}.")
 
 
 def topo_check(engine: Engine) -> None:
@@ -411,8 +434,14 @@ def deep_check(engine: Engine) -> None:
 
 
 # --- backward --------------------------------------------------------------------
+def with_known_good_sort(p: Program) -> None:
+    """For the rest of ``p``, the student's ``topological_sort`` is the known-good one (pieces/ps2.py)."""
+    p.override("topological_sort", p.define(pieces_source("ps2"), "topological_sort"))
+
+
 def _grad_program(g: Graph, initial: dict[int, float]) -> tuple[Program, list[int]]:
     p = Program()
+    with_known_good_sort(p)
     handles = g.build(p)
     for i, v in initial.items():
         p.set_grad(handles[i], v)
@@ -424,43 +453,10 @@ def _read_all(p: Program, handles: list[int]) -> None:
         p.read(h)
 
 
-def _order_of(engine: Engine, g: Graph) -> tuple[list[int], list[int], int] | None:
-    """The student's order on g (handles), the handles, and the reference's count of unnamed nodes."""
-    p, handles = _order_program(g)
-    got = engine.run(p)
-    if not got.ok:
-        return None
-    return got.reads[0], handles, REFERENCE.run(p).reads[0].count(-1)
-
-
-def _same_reads(a: list, b: list) -> bool:
-    return all(close(x, y, REF_ATOL, REF_RTOL) for ra, rb in zip(a, b, strict=True) for x, y in zip(ra, rb,
-                                                                                                 strict=True))
-
-
-def _backward_explained_by_order(engine: Engine, g: Graph, initial: dict[int, float], got: Outcome) -> bool:
-    """True if the student's sort is wrong on g and a correct backward walking it gives the student's grads."""
-    found = _order_of(engine, g)
-    if found is None:
-        return False
-    order, _, hidden = found
-    p, handles = _grad_program(g, initial)
-    if order_problem(g, handles, order, hidden) is None:
-        return False  # the order is right: the difference is backward's own
-    if not g.primitive_only():
-        return True  # unnamed interior nodes cannot be replayed; the sort is wrong anyway
-    p.set_grad(handles[g.root], 1.0)
-    ops = {handles[i] for i in range(len(g.nodes)) if not g.is_leaf(i)}
-    for h in reversed(order):
-        if h in ops:
-            p.local_backward(h)
-    _read_all(p, handles)
-    replay = REFERENCE.run(p)
-    return replay.ok and _same_reads(replay.reads, got.reads)
-
-
 def _backward_hint(g: Graph, initial: dict[int, float], mine: list, ref: list, i: int) -> str:
     root = g.root
+    if initial.get(root) and close(mine[root][1], ref[root][1] + initial[root], REF_ATOL, REF_RTOL):
+        return " (seed the root by setting self.grad = 1.0, do not add to the grad it holds)"
     if mine[root][1] == initial.get(root, 0.0) and ref[root][1] != mine[root][1]:
         return " (seed the root: self.grad = 1.0)"
     untouched = all(mine[j][1] == initial.get(j, 0.0) for j in range(len(g.nodes)) if j != root)
@@ -486,15 +482,24 @@ def expect_backward(engine: Engine, g: Graph) -> None:
         context += " (with " + ", ".join(f"{names[i]}.grad = {fmt(v)}" for i, v in initial.items()) + " before)"
     got = engine.run(p)
     if not got.ok:
-        _raise_for_error(got, p, context, f"{root}.backward()", "`backward` (or the `topological_sort` it calls)")
+        _raise_for_error(got, p, context, f"{root}.backward()", "`backward`")
     mine, expected = got.reads, ref.reads
     order = g.leaves() + [i for i in range(len(g.nodes)) if not g.is_leaf(i)]
     bad = [i for i in order if not close(mine[i][1], expected[i][1], REF_ATOL, REF_RTOL)]
-    if not bad or _backward_explained_by_order(engine, g, initial, got):
+    if not bad:
         return
     i = bad[0]
     raise CheckFailure(f"On {context}, after {root}.backward() your {names[i]}.grad = {fmt(mine[i][1])}, "
                        f"expected {fmt(expected[i][1])}{_backward_hint(g, initial, mine, expected, i)}.")
+
+
+def seeded_root() -> Graph:
+    """a = Value(2.0); out = a * 3.0, with a.grad = 0.5 and out.grad = 5.0 before backward()."""
+    g = Graph()
+    a = g.leaf(2.0)
+    out = g.op("mul", a, const(3.0))
+    g.initial = {a: 0.5, out: 5.0}
+    return g
 
 
 def backward_check(engine: Engine) -> None:
@@ -506,12 +511,14 @@ def backward_check(engine: Engine) -> None:
         expect_backward(engine, g)
 
     _run(prop, 80)
+    expect_backward(engine, seeded_root())
 
 
 # --- zero_grad ---------------------------------------------------------------------
 def _zero_program(g: Graph, downstream: bool) -> tuple[Program, list[int]]:
     """Build g (plus z = out.tanh() if ``downstream``), give every node a non-zero grad."""
     p = Program()
+    with_known_good_sort(p)
     handles = g.build(p)
     if downstream:
         handles.append(p.op("tanh", handles[g.root]))
@@ -532,11 +539,11 @@ def expect_zero_grad(engine: Engine, g: Graph, downstream: bool = False) -> None
     context = g.render() + (f"; z = {root}.tanh()" if downstream else "")
     got = engine.run(p)
     if not got.ok:
-        _raise_for_error(got, p, f"`{context}`", f"zero_grad({root})",
-                         "`zero_grad` (or the `topological_sort` it calls)")
+        _raise_for_error(got, p, f"`{context}`", f"zero_grad({root})", "`zero_grad`")
     mine, expected = got.reads, ref.reads
-    bad = [i for i in range(len(handles)) if not _same_reads([mine[i]], [expected[i]])]
-    if not bad or _zero_grad_explained_by_order(engine, g, downstream, got):
+    bad = [i for i in range(len(handles))
+           if not all(close(a, b, REF_ATOL, REF_RTOL) for a, b in zip(mine[i], expected[i], strict=True))]
+    if not bad:
         return
     i = bad[0]
     field_, k = ("data", 0) if not close(mine[i][0], expected[i][0], REF_ATOL, REF_RTOL) else ("grad", 1)
@@ -544,28 +551,12 @@ def expect_zero_grad(engine: Engine, g: Graph, downstream: bool = False) -> None
         hint = " (zero_grad must not change data)"
     elif expected[i][1] == 0.0:
         hint = f" (zero every node of {root}'s graph, leaves included)"
-    else:
+    elif downstream and i == len(handles) - 1:
         hint = f" (z uses {root} but is not part of its graph: leave it alone)"
+    else:
+        hint = f" ({names[i]} is not part of {root}'s graph: leave it alone)"
     raise CheckFailure(f"On `{context}` with every grad set to a non-zero value, after zero_grad({root}) your "
                        f"{names[i]}.{field_} = {fmt(mine[i][k])}, expected {fmt(expected[i][k])}{hint}.")
-
-
-def _zero_grad_explained_by_order(engine: Engine, g: Graph, downstream: bool, got: Outcome) -> bool:
-    """True if the student's sort is wrong on g and zeroing exactly the nodes it lists gives the student's result."""
-    found = _order_of(engine, g)
-    if found is None:
-        return False
-    order, _, hidden = found
-    p, handles = _zero_program(g, downstream)
-    if order_problem(g, handles[: len(g.nodes)], order, hidden) is None:
-        return False
-    named = set(handles)
-    for h in order:
-        if h in named:
-            p.set_grad(h, 0.0)
-    _read_all(p, handles)
-    replay = REFERENCE.run(p)
-    return replay.ok and _same_reads(replay.reads, got.reads)
 
 
 def zero_grad_check(engine: Engine) -> None:
