@@ -80,7 +80,7 @@ def test_every_submission_gets_exactly_one_outcome_with_its_reason(faulty) -> No
 
 def test_faults_do_not_change_anyone_elses_grade(faulty) -> None:
     _, _, outcomes, grades, _, _ = faulty
-    grade_id = MUTANTS["mul_swapped"][3]
+    (grade_id,) = MUTANTS["mul_swapped"].loses
     assert grades["perfect"] == POINTS
     assert set(grades["stub"].values()) == {0.0}
     assert grades["bug"] == dict(POINTS, **{grade_id: 0.0})

@@ -91,13 +91,14 @@ def test_stub_gets_zero_with_not_implemented_message(graded_class) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(MUTANTS))
-def test_each_classic_bug_loses_exactly_its_cell(graded_class, name: str) -> None:
+def test_each_classic_bug_loses_exactly_its_cells(graded_class, name: str) -> None:
     course, grades, _, messages, _ = graded_class
-    _, _, _, lost = MUTANTS[name]
-    assert grades[student(name)] == dict(POINTS, **{lost: 0.0})
-    message = messages[student(name)][lost]
-    assert "expected" in message or "RecursionError" in message or "visited" in message, message
-    assert "zengrad_ref" not in message and "def " not in message and "autograder" not in message
+    lost = MUTANTS[name].loses
+    assert grades[student(name)] == dict(POINTS, **dict.fromkeys(lost, 0.0))
+    for grade_id in lost:
+        message = messages[student(name)][grade_id]
+        assert "expected" in message or "RecursionError" in message or "visited" in message, message
+        assert "zengrad_ref" not in message and "def " not in message and "autograder" not in message
 
 
 def test_missing_visited_set_is_a_bounded_timeout_with_a_clear_message(graded_class) -> None:
@@ -126,6 +127,9 @@ def test_minimal_examples_name_the_graph_and_both_results(graded_class) -> None:
     assert "a appears 5 times" in messages["no-visited-set"]["topo_test"]
     assert "returned [out, n3, n2, n1, a]" in messages["reversed-order"]["topo_test"]
     assert "leaves included" in messages["zero-grad-skips-leaves"]["zero_grad_test"]
+    assert "returned a generator, expected a list" in messages["returns-generator"]["topo_test"]
+    assert "called a second time, returned []" in messages["visited-flag-on-nodes"]["topo_test"]
+    assert "do not add to the grad it holds" in messages["seed-accumulates"]["backward_test"]
 
 
 def test_grading_twice_gives_identical_scores_and_messages(graded_class) -> None:
