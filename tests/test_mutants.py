@@ -1,0 +1,53 @@
+"""Every mutant of every assignment through every hidden check, fast: ReferenceEngine, no nbgrader.
+
+A mutant states exactly which cells lose their points; here the hidden checks of those
+cells must fail and every other check must pass (a bug costs only its own cells), and
+the solution must pass them all. The checks run in notebook order, each seeing the state
+its test cell would see (``tests/fast_grading.py``). The same catalogue is graded through
+real ``nbgrader autograde`` by tests/test_ps{1,2,3}.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from autograder.mutants import catalogue
+from tests.course_helpers import cell, max_points, solution_nb
+from tests.fast_grading import grade_fast, hidden_checks
+
+CATALOGUE = catalogue()
+CASES = [(assignment, name) for assignment in sorted(CATALOGUE) for name in CATALOGUE[assignment]]
+
+
+@pytest.mark.parametrize("assignment", sorted(CATALOGUE))
+def test_the_catalogue_covers_every_cell_and_each_edit_applies_once(assignment: str) -> None:
+    cells = set(max_points(assignment))
+    nb = solution_nb(assignment)
+    for name, mutant in CATALOGUE[assignment].items():
+        assert mutant.loses and mutant.loses <= cells, name
+        assert cell(nb, mutant.cell).source.count(mutant.old) == 1, name
+        assert mutant.old != mutant.new, name
+    assert {c for m in CATALOGUE[assignment].values() for c in m.loses} == cells  # every cell has a bug
+    assert set(hidden_checks(assignment)) == cells
+
+
+@pytest.mark.parametrize("assignment", sorted(CATALOGUE))
+def test_the_solution_passes_every_hidden_check(assignment: str) -> None:
+    verdicts = grade_fast(assignment)
+    assert set(verdicts) == {c for ids in hidden_checks(assignment).values() for c in ids}
+    assert {c: v.message for c, v in verdicts.items() if not v.passed} == {}
+
+
+@pytest.mark.parametrize(("assignment", "name"), CASES, ids=[f"{a.split('_')[0]}-{n}" for a, n in CASES])
+def test_a_mutant_fails_exactly_the_checks_of_the_cells_it_loses(assignment: str, name: str) -> None:
+    mutant = CATALOGUE[assignment][name]
+    verdicts = grade_fast(assignment, mutant)
+    checks = hidden_checks(assignment)
+    must_fail = {c for grade_id in mutant.loses for c in checks[grade_id]}
+    failed = {c: v.message for c, v in verdicts.items() if not v.passed}
+    assert set(failed) == must_fail, failed
+    assert set(verdicts) == {c for ids in checks.values() for c in ids}
+    for message in failed.values():  # what the student reads: short, about their code only
+        assert len(message) < 400, message
+        assert "zengrad_ref" not in message and "Traceback" not in message and "grader piece" not in message
+        assert "grader-fault" not in message and "a fault in the grader" not in message, message
