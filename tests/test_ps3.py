@@ -85,6 +85,15 @@ def test_reference_reaches_the_training_target_with_margin() -> None:
     assert acc >= checks.TRAIN_TARGET + 0.025  # at least one point of slack on 40 points
 
 
+def test_train_cases_are_off_every_kink_and_the_reference_trains_them_to_the_target() -> None:
+    """The fixed training cases never put a ReLU input or a margin on 0: their numbers do not hinge on rounding."""
+    for case in [*checks.TRAIN_CASES, checks.ACCURACY_CASE]:
+        losses, weights, kink = checks.reference_training(case)
+        assert not kink and len(losses) == case.steps, case
+    _, weights, _ = checks.reference_training(checks.ACCURACY_CASE)
+    assert checks.train_accuracy(checks.ACCURACY_CASE, weights) >= checks.TRAIN_TARGET + 0.025
+
+
 @pytest.fixture(scope="module")
 def graded_class(course_template, tmp_path_factory):
     """Perfect, stub and every mutant, graded twice by one stock `nbgrader autograde` run each."""
