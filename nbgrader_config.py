@@ -89,4 +89,4 @@ c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPr
 c.ClearHiddenTests.enforce_metadata = False
 
 # --- export -----------------------------------------------------------------------
-c.ExportApp.plugin_class = "autograder.export.StatusCsvExportPlugin"
+c.ExportApp.plugin_class = "autograder.results.export.StatusCsvExportPlugin"

@@ -242,12 +242,14 @@ class StudentEngine:
         self._worker: Any = None
         self.programs_run = 0
         self.workers_started = 0
+        self.cpu_used = 0.0  # CPU seconds of every worker this engine started (for reports and benchmarks)
 
     # -- worker lifecycle --------------------------------------------------
     def _fresh_worker(self) -> Any:
         from autograder.sandbox import Worker
 
         if self._worker is not None:
+            self.cpu_used += self._worker.cpu()
             self._worker.close()
             self._worker = None
         self._worker = Worker(self.files, self.limits, self.sandbox, self.max_reply_bytes)
@@ -265,6 +267,7 @@ class StudentEngine:
 
     def close(self) -> None:
         if self._worker is not None:
+            self.cpu_used += self._worker.cpu()
             self._worker.close()
             self._worker = None
 

@@ -12,12 +12,13 @@ Exit statuses (all commands):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
 from pathlib import Path
 
-from autograder import outcomes as oc
+from autograder.results import outcomes as oc
 
 OVERRIDE = re.compile(r"^--[A-Za-z_]\w*\.[A-Za-z_]\w*=.*$", re.S)
 
@@ -57,7 +58,7 @@ def _split_overrides(extra: list[str], parser: argparse.ArgumentParser) -> list[
 
 
 def cmd_grade(args: argparse.Namespace, overrides: list[str]) -> int:
-    from autograder.grade import SandboxError, UsageError, grade
+    from autograder.grading import SandboxError, UsageError, grade
 
     course = find_course(args.course)
     try:
@@ -82,7 +83,7 @@ def cmd_grade(args: argparse.Namespace, overrides: list[str]) -> int:
 
 def cmd_demo(args: argparse.Namespace, overrides: list[str]) -> int:
     from autograder.demo import DemoError, run_demo
-    from autograder.grade import SandboxError
+    from autograder.grading import SandboxError
 
     try:
         code, _ = run_demo(Path(args.dir) if args.dir else None, args.workers, args.quick, overrides,
@@ -125,14 +126,10 @@ def cmd_validate(args: argparse.Namespace, overrides: list[str]) -> int:
     from nbgrader.apps.validateapp import ValidateApp
     from nbgrader.validator import Validator
 
-    here = os.getcwd()
-    os.chdir(course)
-    try:
+    with contextlib.chdir(course):
         app = ValidateApp()
         app.initialize(list(overrides))
         app.log.setLevel("ERROR")
-    finally:
-        os.chdir(here)
     validator = Validator(parent=app)
     try:
         results = validator.validate(str(path))

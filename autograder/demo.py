@@ -10,8 +10,8 @@ a smoke test of the whole pipeline.
 
 from __future__ import annotations
 
+import contextlib
 import copy
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -22,8 +22,8 @@ from typing import Any
 import nbformat
 from nbformat.notebooknode import NotebookNode
 
-from autograder import outcomes as oc
 from autograder.mutants import Mutant
+from autograder.results import outcomes as oc
 
 TIMESTAMP = "2026-11-20 10:00:00.000000 UTC"
 # The demo's limits: short enough that the hostile notebooks cost seconds, not minutes. They are
@@ -179,15 +179,11 @@ def build_course(dest: Path, root: Path | None = None, only: list[str] | None = 
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     from nbgrader.apps.generateassignmentapp import GenerateAssignmentApp
 
-    here = os.getcwd()
-    os.chdir(dest)
-    try:
+    with contextlib.chdir(dest):
         for name in names:
             app = GenerateAssignmentApp()
             app.initialize([name, "--force", "--log-level=WARN"])
             app.start()
-    finally:
-        os.chdir(here)
     from autograder.release import fill_solutions
 
     for name in names:
@@ -249,8 +245,8 @@ def run_demo(dest: Path | None = None, workers: int | None = None, quick: bool =
              overrides: list[str] | None = None, progress: bool = True,
              only: list[str] | None = None) -> tuple[int, Path]:
     """Build, synthesize, grade and summarize; returns (exit status, course directory)."""
-    from autograder.grade import grade
-    from autograder.reports import reports_dir
+    from autograder.grading import grade
+    from autograder.results.reports import reports_dir
 
     course = Path(dest) if dest else Path(tempfile.mkdtemp(prefix="zengrad-demo-"))
     if course.exists() and any(course.iterdir()):

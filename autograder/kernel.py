@@ -23,7 +23,6 @@ from traitlets import Type
 from autograder.jail import Jail
 from autograder.sandbox import ProcessTree
 
-
 MAX_MESSAGE_BYTES = 32 << 20  # a bigger message from the kernel is dropped by ZMQ before it is read
 MAX_QUEUED_MESSAGES = 32  # output messages ZMQ may hold for the grader before it drops new ones
 

@@ -268,12 +268,15 @@ class GuardedExecute(Execute):
         self._idle_seen: set[int] = set()
         fault: dict | None = None
         deadline = time.monotonic() + self.notebook_timeout
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
         try:
             with self.setup_kernel():
                 info = self.wait_for_reply(self.kc.kernel_info())
                 self.nb.metadata["language_info"] = info["content"]["language_info"]
                 tree = self.km.tree()
                 self._cpu_start = tree.cpu() if tree is not None else 0.0
+                timings["kernel_start"] = time.perf_counter() - started
                 for index, cell in enumerate(self.nb.cells):
                     if cell.cell_type != "code":
                         continue
@@ -288,13 +291,17 @@ class GuardedExecute(Execute):
                     fault = self._run_cell(cell, resources, index)
                 if fault is not None:
                     self._kill_kernel()
+                if tree is not None:
+                    timings["kernel_cpu"] = tree.cpu()
         finally:
             self._jail.close()
+        timings["execute"] = time.perf_counter() - started - timings.get("kernel_start", 0.0)
         meta = zmeta(self.nb)
         meta["kernel_fault"] = fault
         meta["cpu_limited"] = [{"cell": i, "limit": k} for i, k in sorted(self._cpu_limited.items())]
         meta["output_truncated"] = sorted(self._truncated)
         meta["sandbox"] = sandbox.backend
+        meta["timings"] = {k: round(v, 4) for k, v in timings.items()}
         self.set_widgets_metadata()
         return self.nb, self.resources
 
@@ -420,6 +427,7 @@ class TrustedChecks(NbGraderPreprocessor):
             {"cell": r.index, "error": r.error, "fatal": r.fatal} for r in engine.cell_errors()
         ]
         meta["trusted_seconds"] = round(time.perf_counter() - started, 3)
+        meta.setdefault("timings", {}).update(checks=meta["trusted_seconds"], worker_cpu=round(engine.cpu_used, 4))
         meta["sandbox"] = sandbox.backend
         return nb, resources
 

@@ -10,20 +10,19 @@ deliberately hostile notebooks of the demo are left out because their cost is
 the configured time limits, the same in both), then grades it in separate
 fresh copies of the course:
 
-1. stock: ``nbgrader autograde ASSIGNMENT`` for each assignment, serially (the
-   same timing hooks as ``zengrad-kit`` are installed in that process so the
-   breakdown is comparable; they only read the clock);
+1. stock: ``nbgrader autograde ASSIGNMENT`` for each assignment, serially;
 2. ``zengrad-kit grade --no-feedback`` (autograde only, like stock);
 3. ``zengrad-kit grade`` (autograde + feedback HTML + reports + CSV).
 
-Wall seconds include process start-up. Grades of runs 1 and 2 must be equal.
+Wall seconds include process start-up. Grades of runs 1 and 2 must be equal. The phases
+(kernel start, execution, trusted checks) come from what the course's preprocessors record in
+every autograded notebook (``metadata.zengrad.timings``), the same in every run.
 Prints a Markdown table (the one in ``benchmarks/README.md``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -34,17 +33,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-
-STOCK_CHILD = r"""
-import atexit, json, os, sys
-from autograder.grade import TIMERS, _instrument
-_instrument()  # timing wrappers only: they read the clock and call through
-atexit.register(lambda: open(os.environ["ZENGRAD_TIMERS_OUT"], "w").write(json.dumps(TIMERS.t)))
-sys.argv = ["nbgrader", *sys.argv[1:]]
-from nbgrader.apps.nbgraderapp import main
-main()
-"""
-
 
 def children_cpu() -> float:
     """CPU seconds of every finished child process tree so far (kernels and sandbox workers included)."""
@@ -99,22 +87,26 @@ def grades(course: Path) -> dict[tuple[str, str, str], float]:
     return out
 
 
+def phase_timings(course: Path) -> dict[str, float]:
+    """Sum of ``metadata.zengrad.timings`` over every autograded notebook of a course."""
+    import nbformat
+
+    total: dict[str, float] = {}
+    for path in (course / "autograded").rglob("*.ipynb"):
+        for key, value in nbformat.read(path, as_version=4).metadata.get("zengrad", {}).get("timings", {}).items():
+            total[key] = total.get(key, 0.0) + float(value)
+    return total
+
+
 def run_stock(course: Path, assignments: list[str]) -> tuple[float, dict[str, float]]:
-    timers: dict[str, float] = {}
     start = time.perf_counter()
     for assignment in assignments:
-        with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
-            out = tmp.name
-        proc = subprocess.run([sys.executable, "-c", STOCK_CHILD, "autograde", assignment, "--force",
-                               "--log-level=WARN"], cwd=course, env={**env(), "ZENGRAD_TIMERS_OUT": out},
-                              capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", assignment, "--force",
+                               "--log-level=WARN"], cwd=course, env=env(), capture_output=True, text=True)
         if proc.returncode != 0:
             print(proc.stderr[-3000:], file=sys.stderr)
             raise SystemExit(f"stock autograde failed for {assignment}")
-        for k, v in json.loads(Path(out).read_text()).items():
-            timers[k] = timers.get(k, 0.0) + v
-        os.unlink(out)
-    return time.perf_counter() - start, timers
+    return time.perf_counter() - start, phase_timings(course)
 
 
 def run_zengrad(course: Path, workers: int | None, feedback: bool) -> tuple[float, dict[str, float]]:
@@ -129,20 +121,14 @@ def run_zengrad(course: Path, workers: int | None, feedback: bool) -> tuple[floa
     if proc.returncode not in (0, 1):  # 1: some submissions ended in an explicit error (e.g. a hanging bug)
         print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
         raise SystemExit(f"zengrad-kit grade exited {proc.returncode}")
-    timers: dict[str, float] = {}
-    for o in json.loads((course / "reports" / "outcomes.json").read_text())["outcomes"]:
-        for k, v in o["timings"].items():
-            timers[k] = timers.get(k, 0.0) + v
-        timers["submission_wall"] = timers.get("submission_wall", 0.0) + o["seconds"]
-    return seconds, timers
+    return seconds, phase_timings(course)
 
 
 def breakdown(timers: dict[str, float], n: int) -> str:
     """Seconds per submission in each phase (summed over workers, so parallel phases overlap in wall time)."""
-    k = timers.get("kernel_start", 0.0)
-    execution = timers.get("execute_total", 0.0) - k
-    parts = {"kernel start": k, "execution": execution, "checks": timers.get("checks", 0.0),
-             "database": timers.get("database", 0.0)}
+    parts = {"kernel start": timers.get("kernel_start", 0.0), "execution": timers.get("execute", 0.0),
+             "checks": timers.get("checks", 0.0), "kernel CPU": timers.get("kernel_cpu", 0.0),
+             "worker CPU": timers.get("worker_cpu", 0.0)}
     return ", ".join(f"{name} {v / n:.2f}" for name, v in parts.items())
 
 
@@ -177,7 +163,7 @@ def main() -> int:
               flush=True)
     same = grades(copies["stock"]) == grades(copies["zengrad"])
     stock_s = rows[0][1]
-    from autograder.grade import default_workers
+    from autograder.grading.pool import default_workers
 
     workers = args.workers or default_workers()
     lines = [f"Class: {args.students} students x {len(assignments)} assignments = {n} submissions; "

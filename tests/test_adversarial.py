@@ -22,8 +22,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from autograder import outcomes as oc
 from autograder.mutants import catalogue
+from autograder.results import outcomes as oc
 from tests.attacks import ATTACKS, attack_cell
 from tests.course_helpers import Course, append_code, cell, max_points, mutate, release_nb, solution_nb
 

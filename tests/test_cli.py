@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import outcomes as oc
+from autograder.results import outcomes as oc
 from tests.course_helpers import REPO, release_nb, solution_nb
 
 PS1 = "ps1_operators"

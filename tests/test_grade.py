@@ -11,9 +11,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from autograder import outcomes as oc
 from autograder.demo import KERNEL_EXIT, MEMORY_HOG, SIGINT_LOOP, TRANSFORMER_CHEAT
 from autograder.mutants.ps1 import MUTANTS
+from autograder.results import outcomes as oc
 from tests.course_helpers import Course, append_code, max_points, mutate, release_nb, solution_nb
 
 PS1 = "ps1_operators"

@@ -160,7 +160,8 @@ def test_processes_are_limited_jailed_and_gone_afterwards() -> None:
 def test_unprivileged_uid_without_capabilities() -> None:
     out = run_jailed("""
         status = dict(line.split(':', 1) for line in open('/proc/self/status') if ':' in line)
-        print(status['Uid'].split()[0], status['CapEff'].strip(), status['CapBnd'].strip(), status['NoNewPrivs'].strip())
+        print(status['Uid'].split()[0], status['CapEff'].strip(), status['CapBnd'].strip(),
+              status['NoNewPrivs'].strip())
     """)
     uid, cap_eff, cap_bnd, nnp = out.stdout.split()
     assert int(uid) not in (0, os.getuid()) or os.getuid() != 0

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import outcomes as oc
 from autograder.mutants import catalogue
+from autograder.results import outcomes as oc
 from tests.course_helpers import Course, append_code, cell, mutate, release_nb, solution_nb
 
 PS1, PS2 = "ps1_operators", "ps2_backprop"

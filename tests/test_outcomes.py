@@ -11,7 +11,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from autograder import outcomes as oc
+from autograder.results import outcomes as oc
 
 
 def notebook(**zengrad: object) -> nbformat.NotebookNode:

@@ -17,7 +17,7 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import CsvExportPlugin
 
-from autograder.outcomes import load_outcomes
+from autograder.results.outcomes import load_outcomes
 
 KEYS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
         "raw_score", "late_submission_penalty", "score", "max_score", "status", "error"]

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autograder.checks import UNDETERMINED
+from autograder.reasons import UNDETERMINED, ErrorKind, Reason
 
 # Exit statuses of ``zengrad-kit`` (documented in ``zengrad-kit --help``).
 EXIT_OK = 0  # every submission graded cleanly (integrity flags do not change this)
@@ -27,17 +27,17 @@ EXIT_SANDBOX = 4  # the sandbox cannot start: nothing was graded
 GRADED = "graded"
 ERROR = "error"
 
-# Error kinds, in the order they take precedence when several apply.
-BAD_JSON = "bad-json"
-MISSING_NOTEBOOK = "missing-notebook"
-SANDBOX = "sandbox"  # the sandbox could not start: nothing was graded
-KERNEL_DIED = "kernel-died"
-TIMEOUT = "timeout"
-MEMORY = "memory"
-CHECK_FAILED = "check-crashed"
-AUTOGRADE_FAILED = "autograde-failed"
-DATABASE = "database"
-WORKER_CRASHED = "worker-crashed"
+# Error kinds (see autograder.reasons.ErrorKind); module names kept for readable call sites.
+BAD_JSON = ErrorKind.BAD_JSON
+MISSING_NOTEBOOK = ErrorKind.MISSING_NOTEBOOK
+SANDBOX = ErrorKind.SANDBOX
+KERNEL_DIED = ErrorKind.KERNEL_DIED
+TIMEOUT = ErrorKind.TIMEOUT
+MEMORY = ErrorKind.MEMORY
+CHECK_FAILED = ErrorKind.CHECK_FAILED
+AUTOGRADE_FAILED = ErrorKind.AUTOGRADE_FAILED
+DATABASE = ErrorKind.DATABASE
+WORKER_CRASHED = ErrorKind.WORKER_CRASHED
 
 OUTCOMES_FILE = "outcomes.json"
 
@@ -78,10 +78,10 @@ class Outcome:
     def key(self) -> tuple[str, str]:
         return (self.assignment, self.student)
 
-    def fail(self, kind: str, message: str) -> None:
+    def fail(self, kind: ErrorKind, message: str) -> None:
         """Mark this outcome an error unless an earlier, more specific one was already recorded."""
         if self.status != ERROR:
-            self.status, self.error_kind, self.message = ERROR, kind, message
+            self.status, self.error_kind, self.message = ERROR, str(kind), message
 
     def to_json(self, with_log: bool = False) -> dict[str, Any]:
         data = asdict(self)
@@ -96,7 +96,7 @@ class Outcome:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
-def precheck(folder: Path, expected: list[str]) -> tuple[str, str] | None:
+def precheck(folder: Path, expected: list[str]) -> tuple[ErrorKind, str] | None:
     """(kind, message) when the submitted files alone make the submission an error.
 
     ``expected`` are the notebook names (without ``.ipynb``) of the assignment.
@@ -130,6 +130,8 @@ def classify_notebook(outcome: Outcome, nb: Any, notebook: str) -> None:
     only hit a wall-clock backstop (blocked, not computing), or the grader itself failed.
     """
     meta = nb.metadata.get("zengrad", {})
+    for key, value in (meta.get("timings") or {}).items():
+        outcome.timings[key] = round(outcome.timings.get(key, 0.0) + float(value), 4)
     for flag in meta.get("integrity", []) or []:
         outcome.flags.append({"notebook": notebook, **dict(flag)})
     if meta.get("sandbox"):
@@ -158,8 +160,8 @@ def classify_notebook(outcome: Outcome, nb: Any, notebook: str) -> None:
         fatal = err.get("fatal")
         if not fatal:
             continue
-        kind = {"hung": TIMEOUT, "timeout": TIMEOUT, "stalled": TIMEOUT, "memory": MEMORY,
-                "protocol": CHECK_FAILED}.get(fatal, KERNEL_DIED)
+        kind = {"hung": TIMEOUT, Reason.TIMEOUT: TIMEOUT, Reason.STALLED: TIMEOUT, Reason.MEMORY: MEMORY,
+                Reason.PROTOCOL: CHECK_FAILED}.get(fatal, KERNEL_DIED)
         message = (err.get("error") or {}).get("message", fatal)
         outcome.fail(kind, f"{notebook}: replaying the notebook for the hidden checks, cell {err.get('cell')} "
                            f"took the sandboxed worker down ({message}); the checks after it could not run")
@@ -167,15 +169,15 @@ def classify_notebook(outcome: Outcome, nb: Any, notebook: str) -> None:
     for verdict in meta.get("verdicts", []) or []:
         if verdict.get("reason") in UNDETERMINED:
             by_reason.setdefault(verdict["reason"], []).append(verdict.get("check_id", "?"))
-    if "grader-fault" in by_reason:
-        outcome.fail(CHECK_FAILED, f"{notebook}: hidden check(s) {', '.join(by_reason['grader-fault'])} failed in "
-                                   "the grader itself (a bug in the check, not the student's code)")
-    if "stalled" in by_reason:
-        outcome.fail(TIMEOUT, f"{notebook}: hidden check(s) {', '.join(by_reason['stalled'])}: the student's code "
-                              "blocked without computing until the wall-clock backstop")
-    if "not-graded" in by_reason:
-        outcome.fail(KERNEL_DIED, f"{notebook}: hidden check(s) {', '.join(by_reason['not-graded'])} could not run "
-                                  "(an earlier cell took the worker down)")
+    if Reason.GRADER_FAULT in by_reason:
+        outcome.fail(CHECK_FAILED, f"{notebook}: hidden check(s) {', '.join(by_reason[Reason.GRADER_FAULT])} failed "
+                                   "in the grader itself (a bug in the check, not the student's code)")
+    if Reason.STALLED in by_reason:
+        outcome.fail(TIMEOUT, f"{notebook}: hidden check(s) {', '.join(by_reason[Reason.STALLED])}: the student's "
+                              "code blocked without computing until the wall-clock backstop")
+    if Reason.NOT_GRADED in by_reason:
+        outcome.fail(KERNEL_DIED, f"{notebook}: hidden check(s) {', '.join(by_reason[Reason.NOT_GRADED])} could not "
+                                  "run (an earlier cell took the worker down)")
 
 
 def cell_output_text(cell: Any, limit: int = 4000) -> str:

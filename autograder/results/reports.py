@@ -3,7 +3,7 @@
 Everything goes under ``<course>/reports/`` (gitignored):
 
 * ``<assignment>/<student>/results.json`` (Gradescope autograder schema) and ``autograde.log``;
-* ``outcomes.json``: one outcome per submission (read by ``autograder.export`` for the CSV);
+* ``outcomes.json``: one outcome per submission (read by ``autograder.results.export`` for the CSV);
 * ``grades.csv``: ``nbgrader export`` with the course's plugin (status and error columns);
 * ``summary.md`` and ``histogram.png``: pass rate per cell, score distribution, students who need a look.
 """
@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import statistics
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from autograder import outcomes as oc
 from autograder.jail import UNSAFE_WARNING
-from autograder.outcomes import Outcome
+from autograder.results import outcomes as oc
+from autograder.results.outcomes import Outcome
 
 
 def reports_dir(course: Path) -> Path:
@@ -62,14 +61,10 @@ def export_csv(course: Path, dest: Path) -> None:
     """``nbgrader export --to dest`` in-process, with the course's export plugin."""
     from nbgrader.apps.exportapp import ExportApp
 
-    here = os.getcwd()
-    os.chdir(course)
-    try:
+    with contextlib.chdir(course):
         app = ExportApp()
         app.initialize(["--to", str(dest), "--log-level=WARN"])
         app.start()
-    finally:
-        os.chdir(here)
 
 
 def needs_a_look(outcomes: list[Outcome]) -> list[tuple[Outcome, str]]:

@@ -1,0 +1,145 @@
+"""Step 3: one submission through nbgrader's own ``Autograde`` converter, in this process.
+
+The configuration is the course's ``nbgrader_config.py`` (plus ``--Class.trait=value``
+overrides) loaded through nbgrader's own app initialisation, so a submission graded here gets
+exactly the grades stock ``nbgrader autograde`` gives it. The sandbox, the trusted checks and
+the outcome records all happen inside the converter's preprocessors; this module runs the
+converter, retries on a locked gradebook, and classifies the result into one ``Outcome``.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+from autograder.grading.discover import Job
+from autograder.grading.gradebook import (
+    DB_RETRIES,
+    gradebook_cells,
+    install_sqlite_busy_timeout,
+    reuse_gradebook_engines,
+)
+from autograder.results import outcomes as oc
+from autograder.results.outcomes import Outcome
+
+
+def preload() -> None:
+    """Import nbgrader, the pipeline and the checks once, so forked workers start warm."""
+    import nbgrader.apps  # noqa: F401 - the expensive import (jsonschema grammar)
+    import nbgrader.apps.autogradeapp  # noqa: F401
+    import nbgrader.converters  # noqa: F401
+
+    import autograder.preprocessors  # noqa: F401
+    from autograder.checks import load_all
+
+    load_all()
+    import hypothesis  # noqa: F401
+
+
+class GradingSession:
+    """nbgrader's autograde (and feedback) for one submission at a time, in this process.
+
+    The configuration comes from the course's ``nbgrader_config.py`` plus
+    ``overrides`` (``--Class.trait=value``), through nbgrader's own app
+    initialisation, so it is the configuration stock ``nbgrader autograde`` uses.
+    """
+
+    def __init__(self, course: Path, overrides: list[str] | tuple[str, ...] = (), feedback: bool = True) -> None:
+        from nbgrader.apps.autogradeapp import AutogradeApp
+
+        self.course = Path(course).resolve()
+        self.feedback = feedback
+        os.chdir(self.course)
+        install_sqlite_busy_timeout()
+        reuse_gradebook_engines()
+        self.app = AutogradeApp()
+        self.app.initialize(["--force", *overrides])
+        self.app.log.setLevel("INFO")
+        self.coursedir = self.app.coursedir
+
+    def autograde(self, job: Job) -> dict[str, Any]:
+        """nbgrader's ``Autograde`` converter for one student: {success, log, error}, as NbGraderAPI returns."""
+        from nbgrader.converters import Autograde
+        from nbgrader.utils import capture_log, temp_attrs
+
+        with temp_attrs(self.coursedir, assignment_id=job.assignment, student_id=job.student):
+            converter = Autograde(coursedir=self.coursedir, parent=self.app)
+            converter.force = True
+            converter.create_student = True
+            return capture_log(converter)
+
+    def generate_feedback(self, job: Job) -> dict[str, Any]:
+        from nbgrader.converters import GenerateFeedback
+        from nbgrader.utils import capture_log, temp_attrs
+        from traitlets.config import Config
+
+        cfg = Config()
+        cfg.HTMLExporter.template_name = "feedback"
+        with temp_attrs(self.coursedir, assignment_id=job.assignment, student_id=job.student):
+            converter = GenerateFeedback(coursedir=self.coursedir, parent=self.app)
+            converter.update_config(cfg)
+            converter.force = True
+            return capture_log(converter)
+
+    def grade(self, job: Job) -> Outcome:
+        """Autograde, classify and (if anything was autograded) generate feedback for one submission."""
+        start = time.perf_counter()
+        outcome = Outcome(job.assignment, job.student)
+        folder = self.course / "submitted" / job.student / job.assignment
+        pre = oc.precheck(folder, list(job.notebooks))
+        logs: list[str] = []
+        result: dict[str, Any] = {}
+        for attempt in range(1, DB_RETRIES + 1):
+            outcome.attempts = attempt
+            result = self.autograde(job)
+            logs.append(result.get("log", "") + (result.get("error") or ""))
+            text = (result.get("error") or "") + result.get("log", "")
+            if result.get("success") or not _is_db_lock(text):
+                break
+            time.sleep(random.uniform(0.2, 1.0) * attempt)
+        if pre is not None:
+            outcome.fail(*pre)
+        if not result.get("success"):
+            text = (result.get("error") or "") + result.get("log", "")
+            if _is_db_lock(text):
+                outcome.fail(oc.DATABASE, f"the gradebook stayed locked through {DB_RETRIES} attempts")
+            else:
+                outcome.fail(oc.AUTOGRADE_FAILED, "nbgrader autograde failed: " + _last_error_line(text))
+        self._read_results(job, outcome)
+        if self.feedback and outcome.autograded:
+            fb = self.generate_feedback(job)
+            if not fb.get("success"):
+                logs.append("feedback failed:\n" + (fb.get("error") or "") + fb.get("log", ""))
+        outcome.log = "\n".join(logs)
+        outcome.seconds = round(time.perf_counter() - start, 3)
+        return outcome
+
+    def _read_results(self, job: Job, outcome: Outcome) -> None:
+        import nbformat
+
+        autograded = self.course / "autograded" / job.student / job.assignment
+        nbs = {}
+        for name in job.notebooks:
+            path = autograded / f"{name}.ipynb"
+            if path.exists():
+                nbs[name] = nbformat.read(path, as_version=4)
+        outcome.autograded = bool(nbs)
+        for name, nb in nbs.items():
+            oc.classify_notebook(outcome, nb, name)
+        outcome.cells, outcome.score, outcome.max_score = gradebook_cells(self.course, job, nbs)
+
+
+def _is_db_lock(text: str) -> bool:
+    """A transient gradebook conflict between workers: worth retrying the student."""
+    return ("OperationalError" in text and ("locked" in text or "busy" in text)) or "UNIQUE constraint failed" in text
+
+
+def _last_error_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if "Error" in line or "Exception" in line:
+            return line[:300]
+    return lines[-1][:300] if lines else "no log"
