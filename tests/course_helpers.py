@@ -87,13 +87,16 @@ class Course:
         return folder
 
     def autograde(self, assignment: str, *students: str, check: bool = False,
-                  options: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-        """Stock ``nbgrader autograde`` (one student, or every submitted student); ``options`` are config flags."""
+                  options: tuple[str, ...] = (), timeout: float = 900) -> subprocess.CompletedProcess:
+        """Stock ``nbgrader autograde`` (one student, or every submitted student); ``options`` are config flags.
+
+        ``timeout``: wall seconds for the whole run (a class of many notebooks that train a network needs more).
+        """
         args = ["autograde", assignment, "--force", "--log-level=INFO", *options]
         if students:
             (student,) = students
             args += ["--student", student]
-        return nbgrader(self.root, *args, check=check)
+        return nbgrader(self.root, *args, check=check, timeout=timeout)
 
     def grades(self, assignment: str) -> dict[str, dict[str, float]]:
         """student -> grade_id -> score, straight from the gradebook."""

@@ -102,7 +102,7 @@ def graded_class(course_template, tmp_path_factory):
     course.submit("stub", PS3, release_nb(PS3))
     for name, (grade_id, old, new, _) in MUTANTS.items():
         course.submit(STUDENTS[name], PS3, mutate(solution_nb(PS3), grade_id, old, new))
-    first = course.autograde(PS3)
+    first = course.autograde(PS3, timeout=5400)  # about 75 notebooks that each train a network
     assert first.returncode == 0, first.stdout + first.stderr
     grades_first = course.grades(PS3)
     # The second run regrades a representative subset only (ps3 notebooks train a network:
