@@ -59,13 +59,18 @@ def _split_overrides(extra: list[str], parser: argparse.ArgumentParser) -> list[
 
 def cmd_grade(args: argparse.Namespace, overrides: list[str]) -> int:
     from autograder.grading import SandboxError, UsageError, grade
+    from autograder.grading.cluster import ClusterError
 
     course = find_course(args.course)
     try:
         result = grade(course, args.assignments or None, args.student or None, args.workers, overrides,
-                       args.job_timeout, feedback=not args.no_feedback, progress=not args.no_progress)
+                       args.job_timeout, feedback=not args.no_feedback, progress=not args.no_progress,
+                       scheduler=args.scheduler or os.environ.get("ZENGRAD_SCHEDULER") or None, resume=args.resume)
     except UsageError as exc:
         return _usage(str(exc))
+    except ClusterError as exc:
+        print(f"zengrad-kit: error: {exc}\nNothing was graded.", file=sys.stderr)
+        return oc.EXIT_INTERNAL
     except SandboxError as exc:
         print(f"zengrad-kit: error: {exc}\nNothing was graded.", file=sys.stderr)
         return oc.EXIT_SANDBOX
@@ -168,6 +173,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--job-timeout", type=float, default=None,
                    help="wall-clock backstop per submission before its worker is killed "
                         "(default: GuardedExecute.notebook_timeout + 2 * TrustedChecks.cpu_seconds + 120)")
+    g.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                   help="grade on this Dask cluster instead of local worker processes (default: $ZENGRAD_SCHEDULER; "
+                        "needs zengrad-kit[cluster] here and on every worker)")
+    g.add_argument("--resume", action="store_true",
+                   help="keep the outcomes of an earlier (e.g. interrupted) run whose submissions did not change and "
+                        "whose gradebook rows verify; grade only the rest")
     g.add_argument("--no-feedback", action="store_true", help="skip feedback HTML")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     g.set_defaults(func=cmd_grade)

@@ -24,8 +24,24 @@ from autograder.results import outcomes as oc
 from autograder.results.outcomes import Outcome
 
 
-def _worker_main(conn: Connection, course: str, overrides: list[str], feedback: bool, log_path: str) -> None:
+def die_with_parent(parent: int) -> None:
+    """SIGKILL this process when its parent dies (Linux), so a killed coordinator leaves no worker behind.
+
+    The worker's jails die with it in turn (bubblewrap's ``--die-with-parent``).
+    """
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _worker_main(conn: Connection, course: str, overrides: list[str], feedback: bool, log_path: str,
+                 parent: int) -> None:
     """Body of one worker process: build a session once, then grade jobs until told to stop."""
+    die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent owns Ctrl-C
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(fd, 1)
@@ -81,8 +97,8 @@ def kill_tree(pid: int) -> None:
 class _Worker:
     def __init__(self, ctx: Any, course: Path, overrides: list[str], feedback: bool, log_path: Path) -> None:
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, str(course), overrides, feedback, str(log_path)),
-                                daemon=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child, str(course), overrides, feedback, str(log_path),
+                                                           os.getpid()), daemon=True)
         self.proc.start()
         child.close()
         self.job: Job | None = None

@@ -68,6 +68,7 @@ class Outcome:
     flags: list[dict] = field(default_factory=list)  # integrity flags (never change the status)
     notes: list[str] = field(default_factory=list)  # worth knowing, not an error (a cell hit its CPU limit, ...)
     sandbox: str = "bwrap"  # the sandbox backend the submission was graded with
+    digest: str = ""  # of the submitted files (a resumed run keeps an outcome only if they did not change)
     autograded: bool = False  # an autograded notebook exists (grades may be partial)
     attempts: int = 1
     seconds: float = 0.0

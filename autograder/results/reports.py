@@ -177,8 +177,12 @@ def write_all(course: Path, result: Any, overrides: list[str] | None = None) -> 
     everyone = sorted(oc.load_outcomes(out).values(), key=lambda o: o.key)
     export_csv(course, out / "grades.csv")
     histogram(everyone, out / "histogram.png")
-    note = (f"Last run: {len(result.outcomes)} submissions in {result.seconds:.1f} s on {result.workers} workers"
+    where = (f"on the Dask cluster at {result.scheduler}" if getattr(result, "scheduler", None)
+             else f"on {result.workers} workers")
+    note = (f"Last run: {len(result.outcomes)} submissions in {result.seconds:.1f} s {where}"
             + (f" (config overrides: {' '.join(overrides)})" if overrides else "") + ".")
+    if getattr(result, "resumed", 0):
+        note += f" Resumed: {result.resumed} outcomes kept from an earlier run (unchanged and verified)."
     if getattr(result, "sandbox", "bwrap") == "none":
         note = (f"**WARNING: {UNSAFE_WARNING}.** Grades of this run can be rewritten by a hostile submission."
                 "\n\n" + note)

@@ -1,0 +1,190 @@
+"""Step 4 (scale-out): grade submissions on an existing Dask distributed cluster.
+
+Each task grades one submission end to end on a worker, in a private course built from the
+assignment's material (:mod:`autograder.grading.private`), with the same sandbox as a local
+run: a Dask worker is not a security boundary, the jail is. Workers never touch the gradebook;
+this process (the coordinator) records every result with nbgrader's own converter and verifies
+it afterwards, as a local run does.
+
+* Before anything is graded, every worker's grading code must have the coordinator's
+  fingerprint (``private.fingerprint()``): a clear error otherwise.
+* A worker that dies mid-task: the scheduler reschedules the task on another worker
+  (``distributed.scheduler.allowed-failures``; 1 is a good value for grading), then the
+  coordinator records an explicit ``worker-crashed`` error. Exactly one outcome per submission.
+* A coordinator that goes away: its tasks are cancelled by the scheduler; a running task sees
+  that and kills its own sandboxes, so nothing of the run is left on the workers.
+* Workers should run one task at a time (``dask worker --nthreads 1``; more processes per
+  machine with ``--nworkers``): a grading session changes the process's working directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from autograder.grading.discover import Job
+from autograder.grading.private import (
+    Graded,
+    Material,
+    RecordingSession,
+    fingerprint,
+    grade_submission,
+    submission_files,
+)
+from autograder.results import outcomes as oc
+from autograder.results.outcomes import Outcome
+
+
+class ClusterError(Exception):
+    """The cluster cannot grade this run (unreachable, no workers, other grading code): nothing was graded."""
+
+
+def _kill_own_sandboxes() -> None:
+    """SIGKILL every process this worker process started (its jails); each jail takes its namespace with it."""
+    import psutil
+
+    for child in psutil.Process().children(recursive=False):
+        with contextlib.suppress(psutil.Error):
+            os.killpg(child.pid, signal.SIGKILL)
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+
+
+def _watch_cancellation(stop: threading.Event) -> None:
+    """In a running task: kill the task's sandboxes when the scheduler cancels it (its client went away)."""
+    from distributed import get_worker
+    from distributed.worker import thread_state
+
+    key = thread_state.key
+    worker = get_worker()
+
+    def watch() -> None:
+        while not stop.wait(0.5):
+            ts = worker.state.tasks.get(key)
+            if ts is None or ts.state in ("cancelled", "released", "forgotten"):
+                _kill_own_sandboxes()
+                return
+
+    threading.Thread(target=watch, daemon=True, name="zengrad-cancel-watch").start()
+
+
+def grade_task(material: Material, student: str, files: dict[str, bytes], overrides: tuple[str, ...]) -> Graded:
+    """The Dask task: one submission, graded in this worker's private course."""
+    stop = threading.Event()
+    with contextlib.suppress(Exception):  # outside a Dask worker (a test): nothing to watch
+        _watch_cancellation(stop)
+    try:
+        return grade_submission(material, student, files, overrides)
+    finally:
+        stop.set()
+
+
+def sandbox_problem(backend: str) -> str | None:
+    """On a worker: why the sandbox cannot start there (None: it can, or the course runs without it)."""
+    from autograder.jail import SandboxUnavailable, preflight
+
+    if backend == "none":
+        return None
+    try:
+        preflight()
+    except SandboxUnavailable as exc:
+        return str(exc)
+    return None
+
+
+def check_workers(client: Any, expected: str, backend: str = "bwrap") -> int:
+    """The number of workers; ClusterError if there are none or one has other grading code."""
+    info = client.scheduler_info()
+    if not info.get("workers"):
+        raise ClusterError(f"the Dask cluster at {client.scheduler.address} has no workers")
+    try:
+        found = client.run(fingerprint)
+    except Exception as exc:  # noqa: BLE001 - typically: zengrad-kit is not installed on a worker
+        raise ClusterError(f"could not ask the workers for their grading code ({type(exc).__name__}: {exc}); "
+                           "install zengrad-kit on every worker (pip install zengrad-kit[cluster])") from None
+    wrong = {addr: fp for addr, fp in found.items() if fp != expected}
+    if not wrong:
+        problems = {addr: p for addr, p in client.run(sandbox_problem, backend).items() if p}
+        if problems:
+            listed = "; ".join(f"{addr}: {p}" for addr, p in sorted(problems.items()))
+            raise ClusterError(f"the sandbox cannot start on some workers (nothing was graded): {listed}")
+    if wrong:
+        listed = ", ".join(f"{addr} has {fp}" for addr, fp in sorted(wrong.items()))
+        raise ClusterError(f"the workers must run this coordinator's grading code ({expected}); {listed}. "
+                           "Install the same zengrad-kit (and course checks) on every worker.")
+    return len(found)
+
+
+def run_cluster(course: Path, jobs: list[Job], scheduler: str, overrides: list[str], job_timeout: float,
+                feedback: bool = True, progress: bool = True) -> list[Outcome]:
+    """Grade ``jobs`` on the Dask cluster at ``scheduler``; one Outcome per job, in job order."""
+    from distributed import Client
+
+    from autograder.grading.pool import Progress
+
+    try:
+        client = Client(scheduler, timeout="30s", set_as_default=False)
+    except OSError as exc:
+        raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    results: dict[tuple[str, str], Outcome] = {}
+    try:
+        from autograder.grading.run import course_config
+
+        check_workers(client, fingerprint(), course_config(course, overrides).Sandbox.get("backend", "bwrap"))
+        materials = {a: client.scatter(Material.from_course(course, a), broadcast=True)
+                     for a in sorted({j.assignment for j in jobs})}
+        recorder = RecordingSession(course, overrides, feedback)
+        run = uuid.uuid4().hex[:8]
+        pending: dict[Any, tuple[Job, float]] = {}
+        for job in jobs:
+            future = client.submit(grade_task, materials[job.assignment], job.student, submission_files(course, job),
+                                   tuple(overrides), key=f"zengrad-{run}-{job.assignment}-{job.student}", pure=False)
+            pending[future] = (job, time.monotonic())
+        bar = Progress(len(jobs), progress)
+        try:
+            while pending:
+                time.sleep(0.2)
+                now = time.monotonic()
+                for future in list(pending):
+                    job, submitted = pending[future]
+                    if future.done():
+                        outcome = _collect(recorder, job, future)
+                    elif now - submitted > job_timeout:
+                        future.cancel()
+                        outcome = Outcome(job.assignment, job.student)
+                        outcome.fail(oc.TIMEOUT, f"grading on the cluster took longer than {job_timeout:.0f} s; "
+                                                 "the task was cancelled")
+                    else:
+                        continue
+                    del pending[future]
+                    results[outcome.key] = outcome
+                    bar.update(outcome.status == oc.ERROR)
+        finally:
+            bar.close()
+    finally:
+        client.close()
+    return [results[(j.assignment, j.student)] for j in jobs]
+
+
+def _collect(recorder: RecordingSession, job: Job, future: Any) -> Outcome:
+    """The outcome of a finished task, recorded in the gradebook (or an explicit error)."""
+    from distributed.scheduler import KilledWorker
+
+    try:
+        graded: Graded = future.result()
+    except KilledWorker:
+        outcome = Outcome(job.assignment, job.student)
+        outcome.fail(oc.WORKER_CRASHED, "the Dask workers grading this submission died (the task was retried as "
+                                        "often as the scheduler allows)")
+        return outcome
+    except Exception as exc:  # noqa: BLE001 - any task failure is this submission's explicit error
+        outcome = Outcome(job.assignment, job.student)
+        outcome.fail(oc.WORKER_CRASHED, f"grading on the cluster failed: {type(exc).__name__}: {str(exc)[:300]}")
+        return outcome
+    return recorder.record(job, graded)
