@@ -61,7 +61,7 @@ c.Autograde.autograde_preprocessors = [
 c.OverwriteCells.add_missing_cells = True  # a deleted test cell is restored, not silently ungraded
 
 # Every process that runs student code (the kernel and the check worker) is jailed by the OS:
-# bubblewrap, an unprivileged uid, no network, a private size-capped home (see autograder/jail.py).
+# bubblewrap, an unprivileged uid, no network, a private size-capped home (see autograder/sandbox/jail.py).
 # "none" disables the jail: loud, recorded in every report, never a silent fallback.
 c.Sandbox.backend = os.environ.get("ZENGRAD_SANDBOX", "bwrap")
 

@@ -148,7 +148,7 @@ def _output_bytes(msg: dict) -> int:
 class GuardedExecute(Execute):
     """nbgrader's Execute in a jailed kernel, with load-proof limits and bounded output.
 
-    * The kernel runs in a :class:`~autograder.jail.Jail` (``JailedKernelManager``).
+    * The kernel runs in a :class:`~autograder.sandbox.jail.Jail` (``JailedKernelManager``).
     * Limits count the kernel's CPU time, read from outside: a cell that uses more than
       ``cell_cpu_seconds`` is interrupted (like Jupyter's interrupt button) and gets a
       ``CPUTimeLimit`` error; once the notebook has used ``notebook_cpu_seconds`` the rest is
@@ -169,7 +169,7 @@ class GuardedExecute(Execute):
     max_output_kb = Integer(8192, help="Output the whole notebook may keep, KiB.").tag(config=True)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from autograder.kernel import JailedKernelManager
+        from autograder.sandbox.kernel import JailedKernelManager
 
         kwargs["kernel_manager_class"] = JailedKernelManager
         super().__init__(*args, **kwargs)
@@ -250,7 +250,7 @@ class GuardedExecute(Execute):
     def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None):
         from nbclient.client import NotebookClient
 
-        from autograder.jail import Sandbox
+        from autograder.sandbox.jail import Sandbox
 
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
@@ -377,7 +377,7 @@ class TrustedChecks(NbGraderPreprocessor):
     """Score every hidden check here, not in the student's kernel.
 
     For each test cell, the student's code cells above it are replayed in a
-    sandboxed worker (``autograder.adapter.StudentEngine``) and the check named
+    sandboxed worker (``autograder.sandbox.engine.StudentEngine``) and the check named
     in the cell's (instructor-owned) source is run against ``zengrad_ref``.
     The cell's outputs are replaced: the kernel's stdout is kept for the
     student's benefit, its errors and results are dropped, and the verdict is
@@ -393,9 +393,9 @@ class TrustedChecks(NbGraderPreprocessor):
     max_reply_kb = Integer(4096, help="Largest reply the worker may send, KiB.").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
-        from autograder.adapter import StudentEngine
         from autograder.checks import run_check
-        from autograder.jail import Sandbox
+        from autograder.sandbox.engine import StudentEngine
+        from autograder.sandbox.jail import Sandbox
 
         started = time.perf_counter()
         trusted = _trusted_sources(resources, nb.cells)

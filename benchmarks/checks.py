@@ -26,10 +26,10 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder.adapter import StudentEngine  # noqa: E402
 from autograder.checks import run_check  # noqa: E402
 from autograder.preprocessors import CHECK_CALL, is_test_cell  # noqa: E402
 from autograder.release import assignments, nbgrader_cmd, nbgrader_env  # noqa: E402
+from autograder.sandbox.engine import StudentEngine  # noqa: E402
 
 
 def check_costs(assignment: str) -> list[tuple[str, str, int, float, bool]]:

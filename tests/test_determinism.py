@@ -16,7 +16,7 @@ sys.path.insert(0, sys.argv[1])
 if len(sys.argv) > 3:
     sys.path.insert(0, sys.argv[3])
     import lots_of_constants  # a local module full of float constants hypothesis could mine
-from autograder.adapter import StudentEngine
+from autograder.sandbox.engine import StudentEngine
 from autograder.checks import run_check
 cells = json.load(open(sys.argv[2]))
 verdicts = []

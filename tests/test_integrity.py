@@ -177,7 +177,7 @@ def test_honest_submissions_are_not_flagged(course_template, tmp_path) -> None:
 
 
 def test_worker_cannot_import_the_reference_or_the_checks() -> None:
-    from autograder.adapter import StudentEngine
+    from autograder.sandbox.engine import StudentEngine
 
     scrubbed = ("import os\nassert not [k for k in os.environ if 'ZENGRAD' in k or 'PYENV' in k or 'VIRTUAL' in k "
                 "or k.startswith(('SSL', 'PIP', 'AWS'))], sorted(os.environ)\n"

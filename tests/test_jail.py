@@ -14,8 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from autograder.jail import Jail, JailLimits, Sandbox, SandboxUnavailable, preflight
-from autograder.sandbox import Budget, Worker, WorkerLost
+from autograder.sandbox.jail import Jail, JailLimits, Sandbox, SandboxUnavailable, preflight
+from autograder.sandbox.worker import Budget, Worker, WorkerLost
 from tests.course_helpers import REPO
 
 

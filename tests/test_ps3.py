@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 
-from autograder.adapter import ReferenceEngine
 from autograder.checks import load_all, run_check
 from autograder.checks import ps3 as checks
+from autograder.checks.kit.program import ReferenceEngine
 from autograder.mutants.ps3 import MUTANTS
 from autograder.release import release
 from tests.course_helpers import REPO, cell, max_points, mutate, read_nb, release_nb, solution_nb

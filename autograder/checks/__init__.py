@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from autograder.adapter import CheckAborted, Engine
+from autograder.checks.kit.program import CheckAborted, Engine
 
 CheckFn = Callable[[Engine], None]
 

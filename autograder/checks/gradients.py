@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 
-from autograder.adapter import Engine, Outcome, Program, ReferenceEngine, const
 from autograder.checks import CheckFailure, StopCheck
+from autograder.checks.kit.program import Engine, Outcome, Program, ReferenceEngine, const
 
 
 def _no_local_constants() -> None:

@@ -42,9 +42,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import zengrad_ref
-from autograder.adapter import CheckAborted, Engine, Outcome, Program, ReferenceEngine, const
 from autograder.checks import CheckFailure, StopCheck, register
 from autograder.checks.gradients import REF_ATOL, REF_RTOL, SETTINGS, close, fmt
+from autograder.checks.kit.program import CheckAborted, Engine, Outcome, Program, ReferenceEngine, const
 from autograder.checks.pieces import source as pieces_source
 
 PRIMITIVE = ("add", "mul", "pow", "exp", "log", "tanh", "relu", "sigmoid")  # the operators with a _backward

@@ -71,9 +71,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from autograder.adapter import Engine, Operand, Outcome, Program, const
 from autograder.checks import CheckFailure, StopCheck, register
 from autograder.checks.gradients import REF_ATOL, REF_RTOL, SETTINGS, close, fmt
+from autograder.checks.kit.program import Engine, Operand, Outcome, Program, const
 from autograder.checks.pieces import source as pieces_source
 
 TRAIN_HIDDEN = [16, 16]  # MLP(2, [16, 16, 1]): micrograd's network

@@ -87,7 +87,7 @@ def grade_task(material: Material, student: str, files: dict[str, bytes], overri
 
 def sandbox_problem(backend: str) -> str | None:
     """On a worker: why the sandbox cannot start there (None: it can, or the course runs without it)."""
-    from autograder.jail import SandboxUnavailable, preflight
+    from autograder.sandbox.jail import SandboxUnavailable, preflight
 
     if backend == "none":
         return None

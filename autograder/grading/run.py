@@ -69,7 +69,7 @@ class SandboxError(Exception):
 
 def check_sandbox(course: Path, overrides: list[str]) -> str:
     """Start one trivial sandbox before grading anything; the backend in use ('bwrap' or 'none')."""
-    from autograder.jail import UNSAFE_WARNING, SandboxUnavailable, preflight
+    from autograder.sandbox.jail import UNSAFE_WARNING, SandboxUnavailable, preflight
 
     cfg = course_config(course, overrides)
     backend = cfg.Sandbox.get("backend", "bwrap")

@@ -17,9 +17,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from autograder.jail import UNSAFE_WARNING
 from autograder.results import outcomes as oc
 from autograder.results.outcomes import Outcome
+from autograder.sandbox.jail import UNSAFE_WARNING
 
 
 def reports_dir(course: Path) -> Path:

@@ -1,4 +1,4 @@
-"""A Jupyter kernel manager that starts the kernel inside a :class:`~autograder.jail.Jail`.
+"""A Jupyter kernel manager that starts the kernel inside a :class:`~autograder.sandbox.jail.Jail`.
 
 nbgrader executes a submission with nbclient, which starts a local kernel through a
 ``KernelManager``. This one wraps the kernel's command line with the jail and talks to it over
@@ -20,8 +20,8 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Type
 
-from autograder.jail import Jail
-from autograder.sandbox import ProcessTree
+from autograder.sandbox.jail import Jail
+from autograder.sandbox.worker import ProcessTree
 
 MAX_MESSAGE_BYTES = 32 << 20  # a bigger message from the kernel is dropped by ZMQ before it is read
 MAX_QUEUED_MESSAGES = 32  # output messages ZMQ may hold for the grader before it drops new ones
@@ -48,7 +48,7 @@ class JailedKernelClient(AsyncKernelClient):
 class JailedKernelManager(AsyncKernelManager):
     """``AsyncKernelManager`` whose kernel runs in ``self.jail`` (set before the kernel starts)."""
 
-    client_class = "autograder.kernel.JailedKernelClient"
+    client_class = "autograder.sandbox.kernel.JailedKernelClient"
     client_factory = Type(klass=JailedKernelClient, default_value=JailedKernelClient)
     jail: Jail | None = None
 

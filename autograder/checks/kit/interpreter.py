@@ -1,48 +1,81 @@
-"""The untrusted side of a trusted check: runs student code, answers with plain numbers.
+"""The check kit's interpreter: runs an adapter program over any namespace, answering with plain numbers.
 
-This file is executed as source (``python -I -S -c``) in a scrubbed process
-with resource limits. It imports nothing but the standard library and never
-sees ``zengrad_ref``, the checks or the gradebook. It speaks a tiny protocol
-over two inherited pipe descriptors: length-prefixed JSON requests in, JSON
-replies out. Replies contain only numbers, strings and lists, so no object the
-student builds can reach the trusted process (the "equal to anything" attack
-cannot cross a pipe).
+A *program* is a list of instructions over integer handles (make a leaf, apply an operator,
+call a function, set a gradient, call ``_backward``, read ``data``/``grad``/type names...). It
+is all a check can ask of student code. The trusted side builds programs with
+``autograder.checks.kit.program.Program`` (one builder method per instruction below) and runs
+them on two engines: the reference (``ReferenceEngine``, this very function, in the grader,
+over ``zengrad_ref``) and the student (the jailed worker, where this file's *source* is
+executed ahead of ``autograder/sandbox/worker_child.py``'s protocol loop). One interpreter,
+one operator table (:data:`OPS`), for both sides: never retyped.
 
-Requests:
-  {"cmd": "exec", "cells": [[index, source], ...]}  run notebook cells in order
-  {"cmd": "run", "program": [...]}                    run an adapter program
-  {"cmd": "bye"}
+So that it can run in the worker, this module uses the standard library only, imports nothing
+from the grader and keeps nothing secret. Replies contain only numbers, strings and lists, so
+no object the student builds can reach the trusted process.
+
+Instructions (``[kind, ...]``; a *handle* names an object the program made, an *operand* is a
+handle or ``{"const": x}``):
+
+======================  ===========================================================
+``leaf h x``            ``h = Value(x)``
+``op h name args``      ``h = OPS[name] applied to the operands``
+``setgrad h g``         ``h.grad = g``; ``setdata h x``: ``h.data = x``
+``local_backward h``    ``h._backward()``; ``backward h``: ``h.backward()``
+``call h f args``       ``h = f(*args)`` for the global ``f`` (``call_kw``: with keywords)
+``method h obj m args`` ``h = obj.m(*args)``
+``list h args``         a new list; ``item h seq i``: ``h = list(seq)[i]``
+``setdata_list seq xs`` set ``.data`` of every Value of ``seq``, in order
+``define h src name``   a known-good piece: ``src`` run over a copy of the globals, ``h = name``
+``override name op``    the global ``name`` is the operand for the rest of this program
+``read h``              reads ``[data, grad]``; ``read_number``, ``read_list``, ``read_order``
+                        (handles of a list's items, -1 for objects the program did not make),
+                        ``read_kind`` / ``read_kinds`` (type names)
+======================  ===========================================================
 """
 
-import json
-import os
-import signal
-import struct
-import sys
-import time
-import traceback
-
-_RFD = _WFD = -1  # the protocol pipes, set by main()
+import operator
 
 
-def _read_exact(n):
-    buf = b""
-    while len(buf) < n:
-        chunk = os.read(_RFD, n - len(buf))
-        if not chunk:
-            raise EOFError
-        buf += chunk
-    return buf
+class Op:
+    """One operator of a zengrad graph: how it is written, and how it is applied to Values."""
+
+    __slots__ = ("name", "symbol", "arity", "form", "primitive")
+
+    def __init__(self, name, symbol, arity, form, primitive):
+        self.name = name
+        self.symbol = symbol  # "+", ..., or None for a method (x.tanh())
+        self.arity = arity
+        self.form = form  # "binary" (a + b), "prefix" (-a) or "method" (a.tanh())
+        self.primitive = primitive  # has a _backward of its own in the notebooks (else built from primitives)
 
 
-def _recv():
-    (n,) = struct.unpack(">I", _read_exact(4))
-    return json.loads(_read_exact(n).decode())
+OPS = {op.name: op for op in (
+    Op("add", "+", 2, "binary", True),
+    Op("sub", "-", 2, "binary", False),
+    Op("mul", "*", 2, "binary", True),
+    Op("truediv", "/", 2, "binary", False),
+    Op("pow", "**", 2, "binary", True),
+    Op("neg", "-", 1, "prefix", False),
+    Op("exp", None, 1, "method", True),
+    Op("log", None, 1, "method", True),
+    Op("tanh", None, 1, "method", True),
+    Op("relu", None, 1, "method", True),
+    Op("sigmoid", None, 1, "method", True),
+)}
+_BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "truediv": operator.truediv,
+           "pow": operator.pow}
 
 
-def _send(obj):
-    data = json.dumps(obj).encode()
-    os.write(_WFD, struct.pack(">I", len(data)) + data)
+def apply(name, args):
+    """The operator ``name`` on operands that support it (Values: the student's or the reference's)."""
+    op = OPS.get(name)
+    if op is None:
+        raise ValueError(f"unknown op {name}")
+    if op.form == "binary":
+        return _BINARY[name](args[0], args[1])
+    if op.form == "prefix":
+        return -args[0]
+    return getattr(args[0], name)()
 
 
 def _describe(exc):
@@ -54,64 +87,11 @@ def _describe(exc):
     return {"type": type(exc).__name__, "message": text[:500]}
 
 
-def _strip_ipython(source):
-    """Drop IPython-only lines (magics, shell escapes) so plain Python can run the cell."""
-    kept = []
-    for line in source.splitlines():
-        stripped = line.lstrip()
-        if stripped.startswith(("%", "!")):
-            kept.append("")
-        else:
-            kept.append(line)
-    return "\n".join(kept)
-
-
-NS = {"__name__": "__main__", "display": lambda *a, **k: None}
-
-
-def _exec_cells(cells):
-    """Run cells in order; SIGINT interrupts a cell (KeyboardInterrupt) only while it runs."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        return _exec_each(cells)
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _exec_each(cells):
-    results = []
-    for index, source in cells:
-        start = time.process_time()
-        try:
-            code = compile(_strip_ipython(source), f"<cell {index}>", "exec")
-            exec(code, NS)
-            results.append({"cell": index, "ok": True, "cpu": time.process_time() - start})
-        except BaseException as exc:  # noqa: B036 - SystemExit from student code is an error too
-            tb = traceback.extract_tb(exc.__traceback__)
-            line = tb[-1].lineno if tb else None
-            results.append({"cell": index, "ok": False, "error": _describe(exc), "line": line})
-    return results
-
-
 def _num(x):
     value = float(x)
     if type(value) is not float:  # a float subclass could carry behaviour; keep only the number
         value = float.__float__(value)
     return value
-
-
-# --- adapter programs -------------------------------------------------------
-# A program is a list of instructions over integer handles. It is all a check
-# can ask of student code; see autograder/adapter.py for the trusted twin.
-
-_BINARY = {
-    "add": lambda a, b: a + b,
-    "sub": lambda a, b: a - b,
-    "mul": lambda a, b: a * b,
-    "truediv": lambda a, b: a / b,
-    "pow": lambda a, b: a**b,
-}
-_UNARY_METHODS = ("exp", "log", "tanh", "relu", "sigmoid")
 
 
 def _operand(arg, nodes):
@@ -174,14 +154,7 @@ def _run_steps(program, ns, saved):
                 nodes[ins[1]] = Value(ins[2])
             elif kind == "op":
                 _, handle, name, args = ins
-                if name in _BINARY:
-                    nodes[handle] = _BINARY[name](_operand(args[0], nodes), _operand(args[1], nodes))
-                elif name == "neg":
-                    nodes[handle] = -nodes[args[0]]
-                elif name in _UNARY_METHODS:
-                    nodes[handle] = getattr(nodes[args[0]], name)()
-                else:
-                    raise ValueError(f"unknown op {name}")
+                nodes[handle] = apply(name, [_operand(a, nodes) for a in args])
             elif kind == "setgrad":
                 nodes[ins[1]].grad = ins[2]
             elif kind == "setdata":
@@ -251,37 +224,3 @@ def _run_steps(program, ns, saved):
             err["step"] = step
             return {"ok": False, "error": err, "reads": out}
     return {"ok": True, "reads": out}
-
-
-def main():
-    global _RFD, _WFD
-    _RFD, _WFD = int(sys.argv[1]), int(sys.argv[2])
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    while True:
-        try:
-            req = _recv()
-        except EOFError:
-            return
-        cmd = req.get("cmd")
-        started = time.process_time()
-        if cmd == "exec":
-            reply = {"cells": _exec_cells(req["cells"])}
-        elif cmd == "run":
-            try:
-                reply = run_program(req["program"], NS)
-            except BaseException as exc:  # noqa: B036
-                reply = {"ok": False, "error": _describe(exc), "reads": []}
-        elif cmd == "bye":
-            return
-        else:
-            reply = {"error": f"unknown command {cmd}"}
-        reply["cpu"] = time.process_time() - started
-        reply["seq"] = req.get("seq")
-        try:
-            _send(reply)
-        except (ValueError, TypeError, OverflowError) as exc:
-            _send({"ok": False, "error": _describe(exc), "reads": [], "seq": req.get("seq")})
-
-
-if __name__ == "__main__":
-    main()

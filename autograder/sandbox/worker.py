@@ -2,7 +2,7 @@
 
 The trusted grader never executes student code itself. It starts ``worker_child.py`` with
 ``python -I -S`` (no site-packages: neither ``zengrad_ref`` nor the checks could be imported even
-if they were visible) inside a :class:`~autograder.jail.Jail`, and talks to it over two private
+if they were visible) inside a :class:`~autograder.sandbox.jail.Jail`, and talks to it over two private
 pipes with length-prefixed JSON. Nothing the worker sends is trusted: replies are size-capped,
 read in linear time, must echo their request's sequence number, and are only ever compared with
 values the grader computes itself.
@@ -30,9 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from autograder.jail import Jail, JailLimits, Sandbox
+from autograder.sandbox.jail import Jail, JailLimits, Sandbox
 
-CHILD_SOURCE = (Path(__file__).with_name("worker_child.py")).read_text()
+# What the worker runs: the check kit's interpreter (run_program, the operator table), then the protocol loop.
+BOOTSTRAP = ((Path(__file__).parent.parent / "checks" / "kit" / "interpreter.py").read_text() + "\n"
+             + Path(__file__).with_name("worker_child.py").read_text())
 POLL_SECONDS = 0.05  # how often a long request's CPU time is sampled
 
 
@@ -141,7 +143,7 @@ class Worker:
         to_child_r, self._to_child_w = os.pipe()
         self._from_child_r, from_child_w = os.pipe()
         err_r, err_w = os.pipe()
-        bootstrap = "import sys; sys.path.insert(0, '.'); del sys\n" + CHILD_SOURCE
+        bootstrap = "import sys; sys.path.insert(0, '.'); del sys\n" + BOOTSTRAP
         argv = [sys.executable, "-I", "-S", "-c", bootstrap, str(to_child_r), str(from_child_w)]
         try:
             self.proc = subprocess.Popen(
