@@ -157,6 +157,25 @@ def cmd_validate(args: argparse.Namespace, overrides: list[str]) -> int:
     return oc.EXIT_OK
 
 
+def cmd_gradescope(args: argparse.Namespace, overrides: list[str]) -> int:
+    """Build a Gradescope autograder zip for one assignment (see autograder/gradescope.py)."""
+    from autograder.gradescope import BundleError, build_bundle, unsafe_warning
+
+    course = find_course(args.course)
+    try:
+        config = build_bundle(course, args.assignment, Path(args.output), visibility=args.visibility,
+                              sandbox=args.sandbox, time_limit=args.time_limit, overrides=overrides)
+    except BundleError as exc:
+        return _usage(str(exc))
+    if args.sandbox == "none":
+        print(f"WARNING: this bundle grades WITHOUT the sandbox (--sandbox none): {unsafe_warning()}; "
+              "every results.json says so", file=sys.stderr)
+    print(f"wrote {args.output}: {args.assignment}, cells visible {config['visibility']}, sandbox {config['sandbox']}, "
+          f"grading code {config['fingerprint']}; set the assignment's autograder timeout in Gradescope to at least "
+          f"{config['time_limit']} s")
+    return oc.EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zengrad-kit", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -201,6 +220,24 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("path", metavar="PATH")
     v.add_argument("--course")
     v.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("gradescope", help="build a Gradescope autograder zip for one assignment",
+                       description="Build a Gradescope autograder (setup.sh, run_autograder, this zengrad-kit and the "
+                                   "assignment's source) that grades each submission with the pipeline and sandbox of "
+                                   "`zengrad-kit grade`. Extra --Class.trait=value arguments are bundled as overrides.")
+    s.add_argument("assignment", metavar="ASSIGNMENT")
+    s.add_argument("-o", "--output", default="autograder.zip", help="the zip to write (default: autograder.zip)")
+    s.add_argument("--visibility", choices=["after_due_date", "visible", "hidden", "after_published"],
+                   default="after_due_date",
+                   help="when students see each cell's score and verdict, and their total (default: after_due_date); "
+                        "whether the notebook arrived and was graded is always visible at once")
+    s.add_argument("--sandbox", choices=["bwrap", "none"], default="bwrap",
+                   help="'none' grades without the sandbox: unsafe, stated in every results.json (default: bwrap)")
+    s.add_argument("--time-limit", type=int, default=600, metavar="SECONDS",
+                   help="the assignment's autograder timeout in Gradescope (default: 600, Gradescope's default); a "
+                        "submission still grading shortly before it gets an explicit error result")
+    s.add_argument("--course")
+    s.set_defaults(func=cmd_gradescope)
     return parser
 
 
