@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from autograder.checks import Verdict, run_check
-from autograder.checks.kit.program import CheckAborted, Outcome, Program, ReferenceEngine
+from autograder.checks.kit import CheckAborted, Outcome, Program, ReferenceEngine
 from autograder.mutants import Mutant
 from autograder.preprocessors import CHECK_CALL, is_test_cell
 from tests.course_helpers import REPO, mutate, read_nb, solution_nb

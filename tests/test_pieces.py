@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import zengrad_ref
 from autograder.checks import ps3 as checks3
 from autograder.checks import run_check
-from autograder.checks.gradients import REF_ATOL, REF_RTOL, SETTINGS, close
+from autograder.checks.kit import REF_ATOL, REF_RTOL, SETTINGS, close
 from autograder.checks.kit.program import Program, ReferenceEngine, const
 from autograder.checks.pieces import source
 from tests.course_helpers import cell, solution_nb

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.checks.ps2 import LADDER_TIMEOUT
+from autograder.checks.ps2 import LADDER_CPU
 from autograder.mutants.ps2 import MUTANTS
 from autograder.release import release
 from tests.course_helpers import REPO, cell, max_points, mutate, release_nb, solution_nb
@@ -26,10 +26,10 @@ def test_release_has_no_hidden_tests_or_solutions() -> None:
     assert "HIDDEN TESTS" not in text and "BEGIN SOLUTION" not in text
     assert "ps2.topo" not in text and "stack.append((node, True))" not in text
     assert "for node in reversed(topo)" not in text
-    stubs = [c for c in release_nb(PS2).cells if c.cell_type == "code" and "raise NotImplementedError()" in c.source]
+    stubs = [c for c in release_nb(PS2).cells if c.cell_type == "code" and "raise NotImplementedError(" in c.source]
     assert len(stubs) == 3
     solutions = solution_nb(PS2)
-    assert not [c for c in solutions.cells if c.cell_type == "code" and "raise NotImplementedError()" in c.source]
+    assert not [c for c in solutions.cells if c.cell_type == "code" and "raise NotImplementedError(" in c.source]
     assert "HIDDEN TESTS" not in str(solutions) and "BEGIN SOLUTION" not in str(solutions)
 
 
@@ -106,7 +106,8 @@ def test_missing_visited_set_is_a_bounded_timeout_with_a_clear_message(graded_cl
     topo = verdicts(course, student("dedup_without_visited"))["ps2.topo"]
     assert topo["reason"] == "timeout"
     assert "2**30 paths" in topo["message"] and "visited" in topo["message"]
-    assert topo["seconds"] < LADDER_TIMEOUT + 10
+    assert topo["message"].count("too slow") == 1 and "CPU seconds" in topo["message"]
+    assert topo["seconds"] < 5 * LADDER_CPU + 10  # a CPU budget; wall time only bounded by the backstop
 
 
 def test_deep_chain_explains_the_recursion_error(graded_class) -> None:

@@ -1,38 +1,27 @@
-"""The hidden check library: every check is a function of an engine, registered by id.
+"""The hidden checks: every check is a function of an engine, registered by id.
 
-A notebook's hidden test block only names a check (``check("ps1.mul")``); the
-logic lives here, runs in the trusted grader, and reaches student code only
-through ``autograder.adapter`` programs.
+A notebook's hidden test block only names a check (``check("ps1.mul")``); the logic lives in
+``autograder/checks/<assignment>.py``, written with the check kit (``autograder/checks/kit``),
+runs in the trusted grader, and reaches student code only through adapter programs of plain
+numbers. :func:`run_check` turns every way a check can end into one :class:`Verdict`.
 """
 
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from autograder.checks.kit.program import CheckAborted, Engine
+from autograder.checks.kit.errors import CheckAborted, CheckFailure, StopCheck
+from autograder.checks.kit.program import Engine
+from autograder.reasons import UNDETERMINED, Reason
 
 CheckFn = Callable[[Engine], None]
 
-
-class CheckFailure(Exception):
-    """The student's answer is wrong on some input; hypothesis shrinks it to the smallest one."""
-
-    def __init__(self, message: str, reason: str = "wrong") -> None:
-        super().__init__(message)
-        self.message = message
-        self.reason = reason
-
-
-class StopCheck(BaseException):  # noqa: N818 - BaseException: final, no shrinking
-    """The check cannot go on at all (not implemented, a name is missing)."""
-
-    def __init__(self, message: str, reason: str) -> None:
-        super().__init__(message)
-        self.message = message
-        self.reason = reason
+__all__ = ["UNDETERMINED", "Check", "CheckAborted", "CheckFailure", "Reason", "StopCheck", "Verdict", "load_all",
+           "register", "run_check"]
 
 
 @dataclass(frozen=True)
@@ -48,9 +37,7 @@ class Verdict:
 
     check_id: str
     passed: bool
-    # graded: "passed" | "wrong" | "not_implemented" | "error" (the student's code raised) | "timeout" (CPU)
-    #         | "memory" | "crashed" | "protocol"; undetermined (an error outcome): see UNDETERMINED
-    reason: str
+    reason: str  # a Reason: graded, or one of UNDETERMINED (the grade could not be determined)
     message: str
     programs: int = 0
     seconds: float = 0.0
@@ -92,32 +79,19 @@ def run_check(check_id: str, engine: Engine) -> Verdict:
     before = getattr(engine, "programs_run", 0)
 
     def verdict(passed: bool, reason: str, message: str) -> Verdict:
-        return Verdict(check_id, passed, reason, message,
+        return Verdict(check_id, passed, str(reason), message,
                        getattr(engine, "programs_run", 0) - before, round(time.perf_counter() - start, 3))
 
     if check_id not in checks:
-        return verdict(False, GRADER_FAULT, f"unknown check {check_id!r} (a grader configuration error)")
+        return verdict(False, Reason.GRADER_FAULT, f"unknown check {check_id!r} (a grader configuration error)")
     check = checks[check_id]
     try:
         check.fn(engine)
-    except CheckFailure as failure:
+    except (CheckFailure, StopCheck, CheckAborted) as failure:
         return verdict(False, failure.reason, f"{check.title}: {failure.message}")
-    except StopCheck as stop:
-        return verdict(False, stop.reason, f"{check.title}: {stop.message}")
-    except CheckAborted as aborted:
-        return verdict(False, aborted.reason, f"{check.title}: {aborted.message}")
     except Exception as exc:  # noqa: BLE001 - a bug in the check itself: the instructor must know
-        import traceback
-
         where = traceback.extract_tb(exc.__traceback__)[-1]
-        return verdict(False, GRADER_FAULT, f"{check.title}: not graded: a fault in the grader's check "
-                                            f"({type(exc).__name__} at {Path(where.filename).name}:{where.lineno})")
-    return verdict(True, "passed", f"{check.title}: all checks passed")
-
-
-# Verdict reasons that mean "the grade could not be determined": the submission needs the
-# instructor (an error outcome), not a 0 for the student. Every other failed reason is graded.
-GRADER_FAULT = "grader-fault"  # the check itself failed, or is unknown
-STALLED = "stalled"  # the worker blocked without computing until the wall-clock backstop
-NOT_GRADED = "not-graded"  # an earlier cell took the worker down (as a dead kernel would)
-UNDETERMINED = frozenset({GRADER_FAULT, STALLED, NOT_GRADED})
+        return verdict(False, Reason.GRADER_FAULT, f"{check.title}: not graded: a fault in the grader's check "
+                                                   f"({type(exc).__name__} at {Path(where.filename).name}:"
+                                                   f"{where.lineno})")
+    return verdict(True, Reason.PASSED, f"{check.title}: all checks passed")

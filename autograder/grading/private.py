@@ -50,9 +50,12 @@ def fingerprint() -> str:
     h = hashlib.sha256(f"nbgrader {nbgrader.__version__}\n".encode())
     for name in PACKAGES:
         spec = importlib.util.find_spec(name)
-        for root in sorted(spec.submodule_search_locations or []) if spec else []:
-            for path in sorted(Path(root).rglob("*.py")):
-                h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+        locations = (spec.submodule_search_locations or []) if spec else []
+        roots = {Path(r).resolve() for r in locations if Path(r).is_dir()}
+        for root in sorted(roots):
+            for path in sorted(root.rglob("*.py")):
+                if "__pycache__" not in path.parts:
+                    h.update(f"{name}/{path.relative_to(root)}".encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 
 

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from autograder.checks.kit.program import CheckAborted, Outcome, Program
+from autograder.checks.kit.errors import CheckAborted
+from autograder.checks.kit.program import Outcome, Program
 
 
 @dataclass

@@ -1,0 +1,123 @@
+"""Networks in programs: reaching a model's weights through its attributes, and reading ``parameters()``.
+
+Checks of neural-network code (problem sets 3 and 4) inject weights through the attributes
+the notebooks fix (``Neuron.w``/``.b``, ``Layer.neurons``, ``MLP.layers``), never through the
+student's ``parameters()``, so identical weights land in the student's network and in the
+reference whatever ``parameters()`` returns; then they check ``parameters()`` on its own:
+the model's own ``Value`` objects, the same ones in the same order on every call.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from autograder.checks.kit.compare import KINK, a, kinds
+from autograder.checks.kit.program import Program
+
+
+def rng_weights(seed: int, n: int) -> list[float]:
+    """n distinct weights in [-1, 1] (distinct values double as tags for the parameter order)."""
+    rng = random.Random(seed)
+    return [round(rng.uniform(-1, 1), 6) for _ in range(n)]
+
+
+def mlp_param_count(nin: int, nouts: Sequence[int]) -> int:
+    sizes = [nin, *nouts]
+    return sum((sizes[i] + 1) * sizes[i + 1] for i in range(len(nouts)))
+
+
+def param_names(nin: int, nouts: Sequence[int]) -> list[str]:
+    """The name of every parameter of MLP(nin, nouts), in parameters() order."""
+    sizes = [nin, *nouts]
+    return [f"layer {i} neuron {j}.{p}" for i, nout in enumerate(nouts) for j in range(nout)
+            for p in [*(f"w[{k}]" for k in range(sizes[i])), "b"]]
+
+
+def neuron_handles(p: Program, n: int, nin: int, label: str) -> list[tuple[str, int]]:
+    """(name, handle) of a neuron's ``w[0], ..., w[nin-1], b``, reached through its attributes."""
+    w = p.attr(n, "w", what=f"{label}.w")
+    out = [(f"{label}.w[{i}]", p.item(w, i, what=f"{label}.w[{i}]")) for i in range(nin)]
+    out.append((f"{label}.b", p.attr(n, "b", what=f"{label}.b")))
+    return out
+
+
+def mlp_handles(p: Program, m: int, nin: int, nouts: Sequence[int]) -> list[tuple[str, int]]:
+    """(name, handle) of every parameter of an MLP, in reference order, through ``layers``/``neurons``."""
+    layers = p.attr(m, "layers", what="model.layers")
+    sizes = [nin, *nouts]
+    params: list[tuple[str, int]] = []
+    for i, nout in enumerate(nouts):
+        layer = p.item(layers, i, what=f"model.layers[{i}]")
+        neurons = p.attr(layer, "neurons", what=f"model.layers[{i}].neurons")
+        for j in range(nout):
+            n = p.item(neurons, j, what=f"model.layers[{i}].neurons[{j}]")
+            params += neuron_handles(p, n, sizes[i], f"layer {i} neuron {j}")
+    return params
+
+
+def pre_activations(nin: int, nouts: Sequence[int], weights: Sequence[float], x: Sequence[float]) -> list[list[float]]:
+    """Every neuron's b + w . x, layer by layer, in plain floats and the reference's order (for kinks)."""
+    k, h, out = 0, list(x), []
+    for i, nout in enumerate(nouts):
+        acts = []
+        for _ in range(nout):
+            act = weights[k + len(h)]
+            for wi, xi in zip(weights[k:k + len(h)], h, strict=True):
+                act += wi * xi
+            k += len(h) + 1
+            acts.append(act)
+        out.append(acts)
+        h = [max(v, 0.0) for v in acts] if i < len(nouts) - 1 else acts
+    return out
+
+
+def hidden_kink(nin: int, nouts: Sequence[int], weights: Sequence[float], x: Sequence[float]) -> bool:
+    """A hidden ReLU input within KINK of 0: its gradient hinges on rounding, so the case is skipped."""
+    return any(abs(v) < KINK for acts in pre_activations(nin, nouts, weights, x)[:-1] for v in acts)
+
+
+def read_parameters(p: Program, label: str, obj: int) -> tuple[int, int, int, int]:
+    """Reads of ``obj.parameters()``, called twice: kind, item kinds, handles, handles of the second call."""
+    params = p.method(obj, "parameters", what=f"{label}.parameters()")
+    r_kind = p.read_kind(params, f"{label}.parameters()")
+    r_kinds = p.read_kinds(params, f"{label}.parameters() must return a list of Values")
+    r_first = p.read_order(params, f"{label}.parameters() must return a list of Values")
+    again = p.method(obj, "parameters", what=f"{label}.parameters(), called again")
+    r_second = p.read_order(again, f"{label}.parameters(), called again, must return a list of Values")
+    return r_kind, r_kinds, r_first, r_second
+
+
+def params_problem(label: str, kind: str, item_kinds: list[str], first: list[int], second: list[int],
+                   want: list[int], names: dict[int, str], own: str, parts: str) -> str | None:
+    """Why ``parameters()`` is not ``want`` (handles), the same Values in the same order on every call.
+
+    ``kind``/``item_kinds``: the type names of the result and its items; ``first``/``second``:
+    the handles of two calls (-1 for a Value the program never made: a copy).
+    """
+    if kind != "list":
+        return f"{label}.parameters() returned {a(kind)}, expected a list of Values"
+    if any(k != "Value" for k in item_kinds):
+        return f"{label}.parameters() returned a list of {kinds(item_kinds)}, expected a list of Values"
+    for call, got in (("", first), (" the second time", second)):
+        if got == want:
+            continue
+        if len(got) != len(want):
+            return f"{label}.parameters() returned {len(got)} Values{call}, expected {len(want)} ({parts})"
+        if -1 in got:
+            return f"{label}.parameters() returned new Values{call}, expected {own}"
+        k = next(k for k, (m, w) in enumerate(zip(got, want, strict=True)) if m != w)
+        return (f"{label}.parameters()[{k}] is {names.get(got[k], 'another Value')}{call}, expected "
+                f"{names.get(want[k], 'another Value')} ({parts})")
+    return None
+
+
+def parameters_problem(reads: object, r: tuple[int, int, int, int], want: list[int], names: dict[int, str],
+                       label: str, own: str, parts: str) -> str | None:
+    """:func:`params_problem` on the reads of :func:`read_parameters` (a Reads object)."""
+    r_kind, r_kinds, r_first, r_second = r
+    got = reads  # Reads: indexable
+    is_list = got[r_kind] == "list"  # type: ignore[index]
+    return params_problem(label, got[r_kind], got[r_kinds] if is_list else [],  # type: ignore[index]
+                          got[r_first] if is_list else [], got[r_second] if is_list else [],  # type: ignore[index]
+                          want, names, own, parts)

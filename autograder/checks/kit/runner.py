@@ -1,0 +1,102 @@
+"""How a property check runs: deterministic hypothesis, one way out for every failure.
+
+Determinism is a product requirement (same submission, same grade, same shrunk message):
+hypothesis runs derandomized, without an example database, without deadlines, and without
+mining constants from whatever modules happen to be loaded. :func:`run_property` is the one
+place that runs a hypothesis property for a check: a failure of the student's code comes out
+as the :class:`CheckFailure` of the smallest failing case, also when the student's code gave
+different answers to the same case (hypothesis' ``FlakyFailure``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import strategies as st
+
+from autograder.checks.kit.errors import CheckFailure
+from autograder.checks.kit.program import Engine
+
+T = TypeVar("T")
+
+
+def _no_local_constants() -> None:
+    """Keep hypothesis from mining constants out of whatever local modules happen to be loaded.
+
+    Hypothesis (6.1xx) seeds some draws with constants found in "local" (non site-packages)
+    modules loaded in the process. Which modules those are differs between ``nbgrader
+    autograde``, ``zengrad-kit grade``, a test run or an editable install, so the generated
+    examples, and in borderline cases the verdict, would depend on how the grader was started.
+    """
+    try:
+        from hypothesis.internal.conjecture import providers
+    except ImportError:  # pragma: no cover - other hypothesis layouts have no such feature
+        return
+    if hasattr(providers, "_get_local_constants") and hasattr(providers, "Constants"):
+        empty = providers.Constants()
+        providers._get_local_constants = lambda: empty
+
+
+_no_local_constants()
+
+SETTINGS = settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=False,
+    verbosity=Verbosity.quiet,
+    suppress_health_check=list(HealthCheck),
+    phases=(Phase.explicit, Phase.generate, Phase.shrink),
+    report_multiple_bugs=False,
+)
+BATCH = 8  # at most this many cases per hypothesis example, run as one program (one round trip)
+
+
+def _first_failure(exc: BaseException) -> CheckFailure | None:
+    if isinstance(exc, CheckFailure):
+        return exc
+    for inner in getattr(exc, "exceptions", ()):
+        found = _first_failure(inner)
+        if found is not None:
+            return found
+    return None
+
+
+def run_property(prop: Callable[..., None], examples: int) -> None:
+    """Run a ``@given`` property for up to ``examples`` examples; raise the smallest CheckFailure."""
+    try:
+        settings(SETTINGS, max_examples=examples)(prop)()
+    except BaseExceptionGroup as group:  # FlakyFailure: the student's code changed its answer
+        failure = _first_failure(group)
+        if failure is None:
+            raise
+        raise failure from None
+
+
+def batches(case: st.SearchStrategy[T], size: int = BATCH) -> st.SearchStrategy[list[T]]:
+    """Lists of 1..size cases: one program, one round trip; a failing batch shrinks to its simplest case."""
+    return st.lists(case, min_size=1, max_size=size)
+
+
+def batched(name: str, batch: Callable[[Engine, Sequence[T]], None], cases: st.SearchStrategy[T], examples: int,
+            regression: Sequence[T] = (), size: int = BATCH) -> Callable[[Engine], None]:
+    """A check: ``batch`` on generated batches of ``cases``, then on the fixed ``regression`` cases.
+
+    ``batch(engine, cases)`` runs all its cases as one program and raises on the first wrong
+    one. The regression cases (the notebook-sized ones) make sure a classic bug is caught
+    whatever hypothesis generates. ``name`` names the property, so that each check draws its
+    own derandomized examples.
+    """
+
+    def check(engine: Engine) -> None:
+        def prop(cases: Any) -> None:
+            batch(engine, cases)
+
+        prop.__name__ = prop.__qualname__ = f"property_{name}"
+        run_property(given(cases=batches(cases, size))(prop), examples)
+        if regression:
+            batch(engine, list(regression))
+
+    return check
