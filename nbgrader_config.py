@@ -22,6 +22,7 @@ from nbgrader.preprocessors import (
 )
 
 from autograder.preprocessors import GuardedExecute, IntegrityScan, TrustedChecks
+from autograder.release import STUB
 
 c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this file
 
@@ -36,7 +37,7 @@ c.Exchange.path_includes_course = True
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".zengrad"]
 
 # --- generate_assignment ------------------------------------------------------
-c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.code_stub = {"python": STUB}  # autograder.release.STUB: every stub fails alike
 c.ClearSolutions.enforce_metadata = True
 
 # --- autograde: the trusted pipeline ------------------------------------------

@@ -23,6 +23,7 @@ import nbformat
 from nbformat.notebooknode import NotebookNode
 
 from autograder.mutants import Mutant
+from autograder.release import STUB
 from autograder.results import outcomes as oc
 
 TIMESTAMP = "2026-11-20 10:00:00.000000 UTC"
@@ -32,7 +33,6 @@ DEMO_OVERRIDES = ["--GuardedExecute.cell_cpu_seconds=8", "--GuardedExecute.memor
                   "--TrustedChecks.cell_cpu_seconds=8"]
 QUICK_OVERRIDES = ["--GuardedExecute.cell_cpu_seconds=4", "--TrustedChecks.cell_cpu_seconds=4"]
 
-STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 SIGINT_LOOP = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
 MEMORY_HOG = "hoard = []\nwhile True:\n    hoard.append(bytearray(64 * 2**20))"
 KERNEL_EXIT = "import os\nos._exit(1)"

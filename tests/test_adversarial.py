@@ -15,6 +15,7 @@ import os
 import socket
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -23,13 +24,14 @@ import psutil
 import pytest
 
 from autograder.mutants import catalogue
+from autograder.release import STUB as RELEASE_STUB
 from autograder.results import outcomes as oc
 from tests.attacks import ATTACKS, attack_cell
 from tests.course_helpers import Course, append_code, cell, max_points, mutate, release_nb, solution_nb
 
 PS1 = "ps1_operators"
 POINTS = max_points(PS1)
-STUB = "        # YOUR CODE HERE\n        raise NotImplementedError()"
+STUB = textwrap.indent(RELEASE_STUB, " " * 8)  # in a _backward
 HONEST_ADD = "        self.grad += out.grad\n        other.grad += out.grad"
 LIMITS = ["--GuardedExecute.cell_cpu_seconds=10", "--TrustedChecks.cell_cpu_seconds=10"]
 GRADING_OUTPUTS = {"autograded", "feedback", "reports", "gradebook.db", "gradebook.db-journal"}

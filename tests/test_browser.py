@@ -3,7 +3,9 @@
 A student workspace holds a copy of the ps1 release. JupyterLab runs on loopback with isolated
 Jupyter dirs and a throwaway exchange. The test opens the notebook, runs it (Run All stops at the
 first stub), types a wrong and then a right ``_backward`` into the ``mul`` stub, runs the stub and
-its test cell, presses Validate, reads the dialog, and submits from the Assignment List.
+its test cell, types the classic ``=`` for ``+=`` into ``tanh`` and sees its test cell fail with the
+message first, presses Validate, reads the dialog (each failing cell's error starts with its
+message, which fits the dialog), and submits from the Assignment List.
 Screenshots and texts land in ``test-artifacts/browser/``; their paths are printed and recorded as
 junit properties.
 """
@@ -17,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.request
 from pathlib import Path
@@ -24,6 +27,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from autograder.release import STUB as RELEASE_STUB
 from tests.course_helpers import REPO
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -49,7 +53,7 @@ pytestmark = [
     ),
 ]
 
-STUB = "        # YOUR CODE HERE\n        raise NotImplementedError()"
+STUB = textwrap.indent(RELEASE_STUB, " " * 8)  # in a _backward
 MUL_HEAD = """def __mul__(self, other):
     other = other if isinstance(other, Value) else Value(other)
     out = Value(self.data * other.data, (self, other), '*')
@@ -66,7 +70,26 @@ MUL_WRONG = MUL_HEAD + "        self.grad += other.data\n        other.grad += s
 MUL_RIGHT = (
     MUL_HEAD + "        self.grad += other.data * out.grad\n        other.grad += self.data * out.grad\n" + MUL_TAIL
 )
-STUBS_LEFT = ["+", "**2", "exp", "log", "tanh", "relu", "sigmoid"]
+TANH_HEAD = """def tanh(self):
+    t = math.tanh(self.data)
+    out = Value(t, (self,), 'tanh')
+
+    def _backward():
+"""
+TANH_TAIL = """
+    out._backward = _backward
+    return out
+
+Value.tanh = tanh"""
+# the most classic bug of the course: = where += belongs (the input's gradient is overwritten)
+TANH_OVERWRITES = TANH_HEAD + "        self.grad = (1 - t**2) * out.grad\n" + TANH_TAIL
+TANH_MESSAGE = [
+    "GradientCheckError: wrong gradient from the _backward of 'tanh'",
+    "  at a = -1.2, with out.grad = 2.0 and a.grad = 0.75 before",
+    "  a.grad = 0.61004, expected 1.36004",
+    "  hint: a.grad held 0.75 and lost it: add to it (+=), do not assign (=)",
+]
+STUBS_LEFT = ["+", "**2", "exp", "log", "relu", "sigmoid"]
 
 
 def free_port() -> int:
@@ -186,6 +209,11 @@ class Student:
     def output(self, index: int) -> str:
         return self.cells.nth(index).locator(".jp-OutputArea").text_content()
 
+    def error(self, index: int) -> str:
+        """The text of the cell's error output (what a failing test shows), as rendered."""
+        return self.cells.nth(index).locator(
+            ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']").text_content()
+
     def wait_executed(self, index: int, before: str, timeout: float = 30_000) -> None:
         """Until the cell's prompt shows a new execution count (not ``[*]``)."""
         handle = self.cells.nth(index).locator(".jp-InputArea-prompt").element_handle()
@@ -267,7 +295,7 @@ def test_student_fills_a_stub_sees_its_test_pass_validates_and_submits(
             assert page.locator(".jp-NotebookPanel-toolbar .jp-Toolbar-item", has_text="Validate").count() == 1, (
                 "no Validate button: nbgrader's lab extension (@jupyter/nbgrader) is not enabled"
             )
-            assert "raise NotImplementedError()" in student.source(mul)
+            assert "raise NotImplementedError(" in student.source(mul)
             student.shot("notebook-open")
 
             # 2. Run > Run All Cells: the setup and Value cells run, execution stops at the first stub's test
@@ -275,31 +303,30 @@ def test_student_fills_a_stub_sees_its_test_pass_validates_and_submits(
             page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
             student.wait_executed(add_test, "[ ]:", timeout=60_000)
             student.kernel_idle()
-            add_out = student.output(add_test)
-            assert (
-                "GradientCheckError: not implemented yet: the _backward of '+' raises NotImplementedError." in add_out
-            ), add_out
-            assert "with your code." in add_out
+            add_out = student.error(add_test)
+            assert add_out.startswith("GradientCheckError: not implemented yet: the _backward of '+'\n"), add_out
+            assert "Write it in place of `# YOUR CODE HERE` and `raise NotImplementedError(...)`." in add_out
             assert student.prompt(mul) == "[ ]:"  # Run All stopped at the failing test
             assert ids.index("value_class") < add_test and re.fullmatch(r"\[\d+\]:", student.prompt(ids.index("setup")))
             student.cells.nth(add_test).locator(".jp-OutputArea").scroll_into_view_if_needed()
             student.shot("run-all-stops-at-add-stub")
-            notes.append(f"add_test output after Run All:\n{add_out.strip().splitlines()[-1]}")
+            notes.append("add_test output after Run All:\n" + "\n".join(add_out.splitlines()[:2]))
 
             # 3. a wrong first attempt at mul: the test names the input and the expected value
             student.type_into(mul, MUL_WRONG)
             student.shot("mul-typed-wrong")
             student.run_two(mul)
-            wrong = student.output(mul_test)
-            found = re.search(
-                r"GradientCheckError: wrong gradient at a = 2\.0, b = -3\.0 after out\._backward\(\) "
-                r"with out\.grad = 1\.5: your a\.grad = -3\.0, but the numerical estimate is (\S+)",
-                wrong,
-            )
-            assert found, wrong
-            assert float(found.group(1)) == pytest.approx(-4.5, rel=1e-6)  # b * upstream = -3.0 * 1.5
+            wrong = student.error(mul_test)
+            assert wrong.split("\n")[:5] == [  # the message first: the operation, the numbers, the slip
+                "GradientCheckError: wrong gradient from the _backward of '*'",
+                "  at a = 2.0, b = -3.0, with out.grad = 1.5",
+                "  a.grad = -3.0, expected -4.5",  # b * upstream = -3.0 * 1.5
+                "  local derivative a.grad / out.grad: yours -2.0, expected -3.0",
+                "  hint: out.grad is missing: multiply your local derivative by it (chain rule)",
+            ], wrong
+            assert "check_gradients(lambda a, b: a * b, [2.0, -3.0])" in wrong and "gradcheck.py" not in wrong
             student.shot("mul-test-wrong-gradient")
-            notes.append(f"mul_test output on the wrong attempt:\n{wrong.strip().splitlines()[-1]}")
+            notes.append("mul_test output on the wrong attempt:\n" + "\n".join(wrong.split("\n")[:5]))
 
             # 4. the fix: the test passes
             student.type_into(mul, MUL_RIGHT)
@@ -307,7 +334,7 @@ def test_student_fills_a_stub_sees_its_test_pass_validates_and_submits(
             student.shot("mul-typed-right")
             student.run_two(mul)
             right = student.output(mul_test)
-            assert right.count("ok: gradients match") == 4, right
+            assert right.count("ok: gradients match") == 5, right
             assert "Error" not in right and "Traceback" not in right, right
             assert (
                 student.cells.nth(mul_test)
@@ -318,7 +345,19 @@ def test_student_fills_a_stub_sees_its_test_pass_validates_and_submits(
             student.shot("mul-test-passes")
             notes.append(f"mul_test output after the fix:\n{right.strip()}")
 
-            # 5. Validate (saves the notebook, runs it in a fresh kernel on the server, shows a dialog)
+            # 5. the classic slip in tanh, = instead of +=: its test cell fails, the message first
+            tanh, tanh_test = ids.index("tanh_solution"), ids.index("tanh_test")
+            student.type_into(tanh, TANH_OVERWRITES)
+            student.run_two(tanh)
+            assert student.output(tanh_test).startswith("ok: gradients match at a = 0.5")  # the fresh input passes
+            overwrote = student.error(tanh_test)
+            assert overwrote.split("\n")[:4] == TANH_MESSAGE, overwrote
+            assert "initial=0.75" in overwrote and "gradcheck.py" not in overwrote, overwrote
+            student.cells.nth(tanh_test).locator(".jp-OutputArea").scroll_into_view_if_needed()
+            student.shot("tanh-test-overwrites")
+            notes.append("tanh_test output with = instead of +=:\n" + "\n".join(overwrote.split("\n")[:4]))
+
+            # 6. Validate (saves the notebook, runs it in a fresh kernel on the server, shows a dialog)
             page.locator(".jp-NotebookPanel-toolbar .jp-Toolbar-item", has_text="Validate").click()
             try:
                 page.locator(".jp-NotebookPanel-toolbar", has_text="Validating...").wait_for(timeout=3_000)
@@ -332,26 +371,49 @@ def test_student_fills_a_stub_sees_its_test_pass_validates_and_submits(
             (ARTIFACTS / "validate-dialog.txt").write_text(text)
             student.shot("validate-dialog")
             assert "validation-failed" in (body.get_attribute("class") or ""), text
-            assert text.count("The following cell failed:") == len(STUBS_LEFT), text
-            for op in STUBS_LEFT:
-                assert f"GradientCheckError: not implemented yet: the _backward of {op!r}" in text, op
+            assert text.count("The following cell failed:") == len(STUBS_LEFT) + 1, text  # the stubs, and tanh
             assert "the _backward of '*'" not in text and "lambda a, b: a * b" not in text, text
-            page.evaluate("""() => {
-                const pre = [...document.querySelectorAll('#validation-message pre')]
-                    .find(p => p.innerText.includes('not implemented yet'));
-                pre.scrollIntoView({block: 'end'});
+            # every failing cell's error starts with its message, each message line fits the dialog, and
+            # the checker's own frames are not there
+            errors = page.evaluate("""() => {
+                const pres = [...document.querySelectorAll('#validation-message .jp-RenderedText pre')];
+                const ctx = document.createElement('canvas').getContext('2d');
+                return pres.filter((p, i) => i % 2 === 1).map(p => {
+                    ctx.font = getComputedStyle(p).font;
+                    const lines = p.innerText.split('\\n');
+                    const message = lines.slice(0, lines.indexOf(''));
+                    return {text: p.innerText, widest: Math.max(...message.map(l => ctx.measureText(l).width)),
+                            room: p.clientWidth};
+                });
             }""")
-            student.shot("validate-dialog-message", dialog)
+            assert len(errors) == len(STUBS_LEFT) + 1, errors
+            firsts = [e["text"].split("\n")[0] for e in errors]
+            assert firsts == [f"GradientCheckError: not implemented yet: the _backward of {op!r}" for op in
+                              ["+", "**2", "exp", "log"]] + [TANH_MESSAGE[0]] + [
+                f"GradientCheckError: not implemented yet: the _backward of {op!r}" for op in ["relu", "sigmoid"]
+            ], firsts
+            assert errors[4]["text"].split("\n")[:4] == TANH_MESSAGE, errors[4]["text"]
+            for e in errors:
+                assert e["widest"] <= e["room"], e  # the message is not cut off at the dialog's edge
+                assert "gradcheck.py" not in e["text"] and "numerical_derivative" not in e["text"], e["text"]
+            page.evaluate("""(message) => {  // the tanh block at the top: 'failed:', its source, its error
+                const pre = [...document.querySelectorAll('#validation-message pre')]
+                    .find(p => p.innerText.startsWith(message));
+                pre.parentElement.previousElementSibling.previousElementSibling.scrollIntoView({block: 'start'});
+            }""", TANH_MESSAGE[0])
+            student.shot("validate-dialog-tanh-message", dialog)
             notes.append(
                 "Validate dialog: 'Validation Results', "
                 f"{text.count('The following cell failed:')} x 'The following cell failed:' "
-                f"(stubs {', '.join(STUBS_LEFT)}); mul is not listed"
+                f"(stubs {', '.join(STUBS_LEFT)}, and tanh); mul is not listed; each error starts with:\n"
+                + "\n".join(firsts)
             )
             dialog.get_by_role("button", name="Ok").click()
             saved = nbformat.read(notebook_file, as_version=4)
             assert saved.cells[mul].source == MUL_RIGHT  # Validate saved the notebook first
+            assert saved.cells[tanh].source == TANH_OVERWRITES
 
-            # 6. Nbgrader > Assignment List: the workspace copy is a downloaded assignment; submit it
+            # 7. Nbgrader > Assignment List: the workspace copy is a downloaded assignment; submit it
             page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").first.click()
             page.locator(".lm-Menu-itemLabel", has_text="Assignment List").first.click()
             fetched = page.locator("#fetched_assignments_list")

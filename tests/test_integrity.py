@@ -8,14 +8,16 @@ for the instructor; honest parts of the same notebook are still graded.
 from __future__ import annotations
 
 import copy
+import textwrap
 
 import pytest
 
+from autograder.release import STUB as RELEASE_STUB
 from tests.course_helpers import append_code, cell, max_points, mutate, release_nb, solution_nb
 
 PS1 = "ps1_operators"
 POINTS = max_points(PS1)
-STUB = "        # YOUR CODE HERE\n        raise NotImplementedError()"
+STUB = textwrap.indent(RELEASE_STUB, " " * 8)  # in a _backward
 
 ANYTHING = '''
 class Anything(float):

@@ -1,0 +1,238 @@
+"""The public gradcheck helper: ``diagnose`` (the classic slips, from numbers) and what a failing test cell shows.
+
+``diagnose`` is pure and stdlib-only: the hidden checks reuse it for their feedback, so its
+hints are pinned here one by one. The cell outputs are rendered by a real IPython shell, as in
+a notebook and in the Validate dialog: the message first, then the student's own line, never
+the checker's frames.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import re
+import sys
+import textwrap
+from types import ModuleType
+
+import pytest
+
+from autograder.mutants import catalogue
+from autograder.release import STUB
+from tests.course_helpers import REPO, cell, mutate, solution_nb
+
+PS1 = "ps1_operators"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def load_gradcheck() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gradcheck", REPO / "autograder" / "public" / "gradcheck.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+gc = load_gradcheck()
+diagnose = gc.diagnose
+
+
+# --- diagnose: one pattern at a time ----------------------------------------------------
+
+
+def test_right_answers_and_unrecognised_numbers_give_no_hint() -> None:
+    assert diagnose(4.5, 4.5, 1.5) is None
+    assert diagnose(4.5, 4.5 + 1e-9, 1.5) is None
+    assert diagnose(1.234, 4.5, 1.5) is None
+    assert diagnose(math.inf, math.inf) is None
+
+
+def test_nothing_added() -> None:
+    assert diagnose(0.0, 1.5, 1.5, name="b") == "your _backward adds nothing to b.grad (it should add 1.5)"
+    assert diagnose(0.5, 2.0, 1.5, 0.5, name="b") == "your _backward adds nothing to b.grad (it should add 1.5)"
+
+
+def test_a_gradient_held_before_and_overwritten() -> None:
+    # a.grad was 0.5; the contribution -4.5 replaced it instead of being added to it
+    assert diagnose(-4.5, -4.0, 1.5, 0.5, name="a") == (
+        "a.grad held 0.5 and lost it: add to it (+=), do not assign (=)")
+
+
+def test_a_reused_input_that_kept_one_contribution() -> None:
+    assert diagnose(4.5, 9.0, 1.5, uses=2, name="a") == "a is used twice but kept only 1 contribution: use +=, not ="
+    assert diagnose(2.0, 6.0, 1.0, uses=3, name="x") == "x is used 3 times but kept only 1 contribution: use +=, not ="
+    assert diagnose(4.0, 6.0, 1.0, uses=3, name="x") == "x is used 3 times but kept only 2 contributions: use +=, not ="
+
+
+def test_the_chain_rule_factor_missing_or_twice() -> None:
+    assert diagnose(1.0, 1.5, 1.5) == "out.grad is missing: multiply your local derivative by it (chain rule)"
+    assert diagnose(0.25 + 2.0, 0.25 + 3.0, 1.5, 0.25) == (
+        "out.grad is missing: multiply your local derivative by it (chain rule)")
+    assert diagnose(2.0, 3.25, 1.5, 0.25) == (  # the factor missing, and what a.grad held overwritten
+        "out.grad is missing (chain rule), and = replaced what the gradient held (use +=)")
+    assert diagnose(2.25, 1.5, 1.5) == "out.grad is multiplied in twice: once is the chain rule"
+    assert diagnose(1.0, 1.0 * 1.0 + 0.0, 1.0) is None  # out.grad = 1 cannot tell
+
+
+def test_the_sign_flipped() -> None:
+    assert diagnose(-3.0, 3.0, 1.5) == "the sign is flipped"
+
+
+def test_a_local_derivative_of_the_wrong_form() -> None:
+    # tanh at 0.5 with out.grad = 1.5: 1 - t instead of 1 - t**2
+    t = math.tanh(0.5)
+    seen = {"self.data": 0.5, "out.data": t}
+    assert diagnose(1.5 * (1 - t), 1.5 * (1 - t * t), 1.5, values=seen) == (
+        "yours is 1 - out.data; the numerical one is 1 - out.data**2")
+    # log at 2.0: x instead of 1 / x
+    assert diagnose(1.5 * 2.0, 1.5 * 0.5, 1.5, values={"self.data": 2.0, "out.data": math.log(2.0)}) == (
+        "yours is self.data; the numerical one is 1 / self.data")
+
+
+def test_the_right_formula_at_the_wrong_point() -> None:
+    s = 1 / (1 + math.exp(-0.3))  # sigmoid at 0.3: x * (1 - x) instead of s * (1 - s)
+    seen = {"self.data": 0.3, "out.data": s}
+    assert diagnose(1.5 * 0.3 * 0.7, 1.5 * s * (1 - s), 1.5, values=seen) == (
+        "yours is self.data * (1 - self.data): use out.data, not self.data")
+    # a * b: a's local derivative is b, not a
+    assert diagnose(1.5 * 2.0, 1.5 * -3.0, 1.5, values={"self.data": 2.0, "other.data": -3.0, "out.data": -6.0}) == (
+        "yours is self.data: use other.data, not self.data")
+
+
+def test_a_coincidence_gives_no_form_hint() -> None:
+    # tanh at 0.881374: t = 0.7071, so 1 - t**2 = t**2 = 0.5: the numerical one reads two ways
+    x = math.atanh(math.sqrt(0.5))
+    t = math.tanh(x)
+    assert diagnose(1.5 * (1 - t), 1.5 * 0.5, 1.5, values={"self.data": x, "out.data": t}) is None
+
+
+def test_off_by_a_factor_of_the_input() -> None:
+    # a ** 2 at 3.0: n * a ** n instead of n * a ** (n - 1)
+    assert diagnose(1.5 * 18.0, 1.5 * 6.0, 1.5, values={"self.data": 3.0, "out.data": 9.0}) == (
+        "yours is self.data (3.0) times too large: an exponent off by one?")
+
+
+def test_not_a_number_and_not_finite() -> None:
+    assert diagnose(object(), 1.5, name="a").startswith("a.grad is a object, not a number")
+    assert diagnose(math.inf, 1.5, name="a") == (
+        "a.grad is inf: an overflow? compute the local derivative from out.data")
+    assert diagnose(math.nan, 1.5, name="a").startswith("a.grad is nan")
+
+
+def test_diagnose_is_pure_and_documented() -> None:
+    import inspect
+
+    sig = inspect.signature(diagnose)
+    assert list(sig.parameters) == ["got", "expected", "upstream", "initial", "uses", "name", "values"]
+    assert [p.name for p in sig.parameters.values() if p.kind is p.KEYWORD_ONLY] == ["uses", "name", "values"]
+    assert "diagnose" in gc.__all__ and len(diagnose.__doc__) > 500
+
+
+# --- what a failing test cell shows, rendered by IPython --------------------------------
+
+
+@pytest.fixture
+def shell(monkeypatch):
+    """A real IPython shell whose tracebacks are captured as the notebook would show them."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shown: list[str] = []
+    sh = InteractiveShell.instance()
+    monkeypatch.setattr(sh, "_showtraceback", lambda etype, evalue, stb: shown.append(ANSI.sub("", "\n".join(stb))))
+    monkeypatch.syspath_prepend(str(REPO / "solutions" / PS1))
+    monkeypatch.delitem(sys.modules, "gradcheck", raising=False)
+    sh.shown = shown
+    yield sh
+    InteractiveShell.clear_instance()
+
+
+def run_cells(sh, nb, *grade_ids: str) -> None:
+    for grade_id in ("setup", "value_class", *grade_ids):
+        sh.run_cell(cell(nb, grade_id).source)
+
+
+def cell_output(mutant: str, test: str, sh) -> str:
+    m = catalogue()[PS1][mutant]
+    nb = mutate(solution_nb(PS1), m.cell, m.old, m.new)
+    run_cells(sh, nb, m.cell)
+    sh.shown.clear()
+    sh.run_cell(cell(nb, test).source)
+    (out,) = sh.shown
+    return out
+
+
+def test_mul_overwrites_in_its_test_cell(shell) -> None:
+    out = cell_output("mul_overwrites", "mul_test", shell)
+    print(out)
+    assert out.split("\n")[:5] == [
+        "GradientCheckError: wrong gradient from the _backward of '*'",
+        "  at a = 2.0, b = -3.0, with out.grad = 1.5",
+        "  (before: a.grad = 0.5, b.grad = -1.0)",
+        "  a.grad = -4.5, expected -4.0",
+        "  hint: a.grad held 0.5 and lost it: add to it (+=), do not assign (=)",
+    ]
+    rest = out.split("\n", 5)[5]
+    assert "----> 4 check_gradients(lambda a, b: a * b, [2.0, -3.0], initial=[0.5, -1.0])" in rest  # the student's line
+    assert "gradcheck" not in rest and "Traceback" not in rest and "hidden" not in rest
+
+
+def test_tanh_one_minus_t_in_its_test_cell(shell) -> None:
+    out = cell_output("tanh_one_minus_t", "tanh_test", shell)
+    print(out)
+    assert out.split("\n")[:6] == [
+        "GradientCheckError: wrong gradient from the _backward of 'tanh'",
+        "  at a = 0.5, with out.grad = 1.5",
+        "  a.grad = 0.806824, expected 1.17967",
+        "  local derivative a.grad / out.grad: yours 0.537883, expected 0.786448",
+        "  hint: yours is 1 - out.data; the numerical one is 1 - out.data**2",
+        "",
+    ]
+    assert "----> 1 check_gradients(lambda a: a.tanh(), [0.5])" in out
+
+
+def test_every_message_line_fits_the_output_area(shell) -> None:
+    for name, m in catalogue()[PS1].items():
+        if m.cell == "relu_solution" and name == "relu_at_zero":
+            continue  # the notebook's own assert, not gradcheck
+        out = cell_output(name, m.cell.replace("_solution", "_test"), shell)
+        message = out.split("\n\n")[0]
+        assert message.startswith("GradientCheckError: "), (name, out)
+        assert max(len(line) for line in message.split("\n")) <= gc.WIDTH, (name, message)
+
+
+def test_a_stub_deep_in_an_expression_is_named(shell) -> None:
+    """With ** still a stub, (a ** 2).tanh() names '**2', not the last operation."""
+    from tests.course_helpers import release_nb
+
+    stub = textwrap.indent(STUB, " " * 8)
+    nb = mutate(release_nb(PS1), "tanh_solution", stub, "        self.grad += (1 - t**2) * out.grad")
+    run_cells(shell, nb, "pow_solution", "tanh_solution")
+    shell.run_cell("check_gradients(lambda a: (a ** 2).tanh(), [0.5], full=True)")
+    (out,) = shell.shown
+    lines = out.split("\n")
+    assert lines[:2] == [
+        "GradientCheckError: not implemented yet: the _backward of '**2'",
+        "  Write it in place of `# YOUR CODE HERE` and `raise NotImplementedError(...)`.",
+    ]
+    assert "raise NotImplementedError(\"not implemented yet" in out  # the stub's own line is shown
+    assert "gradcheck.py" not in out
+
+
+def test_an_error_in_the_students_forward_pass_hides_the_checkers_frames(shell) -> None:
+    run_cells(shell, solution_nb(PS1), "log_solution")
+    shell.run_cell("check_gradients(lambda a: a.log(), [-1.0])")
+    (out,) = shell.shown
+    assert "ValueError: log is only defined for positive numbers, got log(-1.0)" in out
+    assert "skipping hidden" in out and "def check_gradients" not in out and "numerical_derivative" not in out
+
+
+def test_a_stub_shows_the_message_the_cells_line_and_the_stubs_line_once(shell) -> None:
+    from tests.course_helpers import release_nb
+
+    run_cells(shell, release_nb(PS1), "add_solution")
+    shell.run_cell(cell(release_nb(PS1), "add_test").source)
+    (out,) = shell.shown
+    print(out)
+    assert out.startswith("GradientCheckError: not implemented yet: the _backward of '+'\n")
+    assert out.count("NotImplementedError") == 2  # the message's second line and the stub's own line
+    assert "----> 1 check_gradients(lambda a, b: a + b, [2.0, -3.0])" in out
+    assert "direct cause" not in out and "hidden" not in out and "Traceback" not in out
