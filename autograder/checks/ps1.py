@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from hypothesis import given
 from hypothesis import strategies as st
 
 from autograder.checks import register
@@ -48,15 +47,14 @@ def binary(op: str, shape: str, a: float, b: float, c: float, k: float) -> Graph
 
 def binary_check(op: str, values: st.SearchStrategy[float], examples: int = 60) -> Callable[[Engine], None]:
     def check(engine: Engine) -> None:
-        @given(shape=st.sampled_from(BINARY_SHAPES), a=values, b=values, c=values,
-               k=st.sampled_from([2.0, -1.5, 0.5, 3.0]), g=UPSTREAM, g0=INITIAL)
         def prop(shape: str, a: float, b: float, c: float, k: float, g: float, g0: float) -> None:
             graph = binary(op, shape, a, b, c, k)
             if g0:
                 graph.initial = {0: g0}
             compare(engine, graph, upstream=g)
 
-        run_property(prop, examples)
+        run_property(f"ps1.{op}", prop, examples, shape=st.sampled_from(BINARY_SHAPES), a=values, b=values,
+                     c=values, k=st.sampled_from([2.0, -1.5, 0.5, 3.0]), g=UPSTREAM, g0=INITIAL)
 
     return check
 
@@ -66,8 +64,6 @@ def unary_check(op: str, values: st.SearchStrategy[float], edges: Sequence[float
     """``nested`` is the domain for f(f(a)) where f's range leaves the domain (log)."""
 
     def check(engine: Engine) -> None:
-        @given(shape=st.sampled_from(UNARY_SHAPES), a=values, aa=values if nested is None else nested,
-               g=UPSTREAM, g0=INITIAL)
         def prop(shape: str, a: float, aa: float, g: float, g0: float) -> None:
             graph = Graph()
             if shape == "f(a)":
@@ -78,7 +74,8 @@ def unary_check(op: str, values: st.SearchStrategy[float], edges: Sequence[float
                 graph.initial = {0: g0}
             compare(engine, graph, upstream=g)
 
-        run_property(prop, examples)
+        run_property(f"ps1.{op}", prop, examples, shape=st.sampled_from(UNARY_SHAPES), a=values,
+                     aa=values if nested is None else nested, g=UPSTREAM, g0=INITIAL)
         for x in edges:  # the edges, on their own, against the reference only
             graph = Graph()
             graph.op(op, graph.leaf(x, "a"))
@@ -90,8 +87,6 @@ def unary_check(op: str, values: st.SearchStrategy[float], edges: Sequence[float
 def pow_check(engine: Engine) -> None:
     exponents = st.sampled_from([2, 3, 1, 0, -1, 0.5, -2, 1.5, 2.5, -0.5])
 
-    @given(shape=st.sampled_from(["a ** n", "(a ** n) ** m"]), n=exponents, m=exponents,
-           mag=reals(0.2, 3.0), negative=st.booleans(), g=UPSTREAM, g0=INITIAL)
     def prop(shape: str, n: float, m: float, mag: float, negative: bool, g: float, g0: float) -> None:
         integral = float(n).is_integer() and (shape == "a ** n" or float(m).is_integer())
         graph = Graph()
@@ -102,7 +97,8 @@ def pow_check(engine: Engine) -> None:
             graph.initial = {0: g0}
         compare(engine, graph, upstream=g)
 
-    run_property(prop, 60)
+    run_property("ps1.pow", prop, 60, shape=st.sampled_from(["a ** n", "(a ** n) ** m"]), n=exponents, m=exponents,
+                 mag=reals(0.2, 3.0), negative=st.booleans(), g=UPSTREAM, g0=INITIAL)
 
 
 register("ps1.add", "addition a + b")(binary_check("add", reals(-10, 10)))

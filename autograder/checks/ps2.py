@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-from hypothesis import given
 from hypothesis import strategies as st
 
 import zengrad_ref
@@ -206,11 +205,7 @@ def topo_check(engine: Engine) -> None:
     expect_order(engine, leaf_alone())
     expect_order(engine, used_many_times())
 
-    @given(g=dags())
-    def prop(g: Graph) -> None:
-        expect_order(engine, g)
-
-    run_property(prop, 80)
+    run_property("ps2.topo", lambda g: expect_order(engine, g), 80, g=dags())
     ladder_check(engine)
 
 
@@ -296,11 +291,7 @@ def backward_check(engine: Engine) -> None:
     expect_backward(engine, leaf_alone())
     expect_backward(engine, shared_twice())
 
-    @given(g=dags(grads=True))
-    def prop(g: Graph) -> None:
-        expect_backward(engine, g)
-
-    run_property(prop, 80)
+    run_property("ps2.backward", lambda g: expect_backward(engine, g), 80, g=dags(grads=True))
     expect_backward(engine, seeded_root())
 
 
@@ -341,11 +332,8 @@ def expect_zero_grad(engine: Engine, g: Graph, downstream: bool = False) -> None
 def zero_grad_check(engine: Engine) -> None:
     expect_zero_grad(engine, leaf_alone())
 
-    @given(g=dags(max_ops=6), downstream=st.booleans())
-    def prop(g: Graph, downstream: bool) -> None:
-        expect_zero_grad(engine, g, downstream)
-
-    run_property(prop, 40)
+    run_property("ps2.zero_grad", lambda g, downstream: expect_zero_grad(engine, g, downstream), 40,
+                 g=dags(max_ops=6), downstream=st.booleans())
 
 
 register("ps2.topo", "topological_sort")(topo_check)

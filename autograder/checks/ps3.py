@@ -144,7 +144,7 @@ def zero_grad_without_parameters(engine: Engine) -> None:
     run(engine, p).done()
 
 
-_zero_grad_batches = batched("zero_grad", zero_grad_batch, st.lists(st.tuples(NUMBERS, NUMBERS), min_size=1,
+_zero_grad_batches = batched("ps3.zero_grad", zero_grad_batch, st.lists(st.tuples(NUMBERS, NUMBERS), min_size=1,
                                                                    max_size=4), 10, ZERO_GRAD_CASES)
 
 
@@ -277,7 +277,7 @@ def neuron_batch(engine: Engine, cases: Sequence[NeuronCase]) -> None:
     got.done()
 
 
-neuron_check = batched("neuron", neuron_batch, neuron_cases(), 10, NEURON_CASES)
+neuron_check = batched("ps3.neuron", neuron_batch, neuron_cases(), 10, NEURON_CASES)
 
 
 # --- Layer ------------------------------------------------------------------------
@@ -413,7 +413,7 @@ def layer_batch(engine: Engine, cases: Sequence[LayerCase]) -> None:
     got.done()
 
 
-layer_check = batched("layer", layer_batch, layer_cases(), 12, LAYER_CASES, size=6)
+layer_check = batched("ps3.layer", layer_batch, layer_cases(), 12, LAYER_CASES, size=6)
 
 
 # --- MLP --------------------------------------------------------------------------
@@ -559,7 +559,7 @@ def mlp_batch(engine: Engine, cases: Sequence[MLPCase]) -> None:
     got.done()
 
 
-mlp_check = batched("mlp", mlp_batch, mlp_cases(), 16, MLP_CASES, size=4)
+mlp_check = batched("ps3.mlp", mlp_batch, mlp_cases(), 16, MLP_CASES, size=4)
 
 
 # --- svm_loss -----------------------------------------------------------------------
@@ -646,7 +646,7 @@ def loss_batch(engine: Engine, cases: Sequence[LossCase]) -> None:
     got.done()
 
 
-loss_check = batched("loss", loss_batch, loss_cases(), 10, LOSS_CASES)
+loss_check = batched("ps3.loss", loss_batch, loss_cases(), 10, LOSS_CASES)
 
 
 # --- sgd_step ------------------------------------------------------------------------
@@ -704,7 +704,7 @@ def sgd_batch(engine: Engine, cases: Sequence[SgdCase]) -> None:
     got.done()
 
 
-sgd_check = batched("sgd", sgd_batch, sgd_cases(), 10, SGD_CASES)
+sgd_check = batched("ps3.sgd", sgd_batch, sgd_cases(), 10, SGD_CASES)
 
 
 # --- train -------------------------------------------------------------------------------
@@ -922,7 +922,7 @@ def grid_batch(engine: Engine, cases: Sequence[GridCase]) -> None:
     got.done()
 
 
-grid_check = batched("grid", grid_batch, grid_cases(), 14, GRID_CASES, size=5)
+grid_check = batched("ps3.grid", grid_batch, grid_cases(), 14, GRID_CASES, size=5)
 
 
 register("ps3.zero_grad", "Module.zero_grad")(zero_grad_check)
