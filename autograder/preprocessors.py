@@ -31,7 +31,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_locked, is_solution
-from traitlets import Float, Integer
+from traitlets import Float, Integer, List, Unicode
 
 from autograder import scan
 
@@ -391,6 +391,8 @@ class TrustedChecks(NbGraderPreprocessor):
     cpu_seconds = Integer(600, help="Hard CPU-time limit (RLIMIT_CPU) of one worker process.").tag(config=True)
     memory_limit_mb = Integer(1024, help="Address-space limit of a worker process.").tag(config=True)
     max_reply_kb = Integer(4096, help="Largest reply the worker may send, KiB.").tag(config=True)
+    skip_cells = List(Unicode(), [], help="grade_ids of read-only cells no hidden check needs (a training demo, a "
+                                          "plot): the worker does not replay them.").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         from autograder.checks import run_check
@@ -399,7 +401,9 @@ class TrustedChecks(NbGraderPreprocessor):
 
         started = time.perf_counter()
         trusted = _trusted_sources(resources, nb.cells)
-        code_cells = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code" and not is_test_cell(c)]
+        skip = set(self.skip_cells)
+        code_cells = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code" and not is_test_cell(c)
+                      and not (is_locked(c) and c.metadata.get("nbgrader", {}).get("grade_id") in skip)]
         folder = Path(resources.get("metadata", {}).get("path") or ".")
         sandbox = Sandbox(parent=self)
         limits = sandbox.limits(self.memory_limit_mb * 1024 * 1024, self.cpu_seconds)

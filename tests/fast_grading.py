@@ -22,7 +22,15 @@ from autograder.mutants import Mutant
 from autograder.preprocessors import CHECK_CALL, is_test_cell
 from tests.course_helpers import REPO, mutate, read_nb, solution_nb
 
-SKIP = {"training_demo", "plot"}  # ps3: 5 s of training and a matplotlib figure, before/after no check needs them
+
+def _skipped_cells() -> set[str]:
+    """The read-only cells the worker does not replay (``TrustedChecks.skip_cells`` of the course config)."""
+    from autograder.grading.run import course_config
+
+    return set(course_config(REPO).TrustedChecks.get("skip_cells", []))
+
+
+SKIP = _skipped_cells()
 
 
 DEFAULT_CPU_SECONDS = 60.0  # a program without its own budget (the worker's default is smaller)
