@@ -259,7 +259,9 @@ class GuardedExecute(Execute):
         sandbox = Sandbox(parent=self)
         memory = self.memory_limit_mb * 1024 * 1024 if self.memory_limit_mb > 0 else resource.RLIM_INFINITY
         limits = sandbox.limits(memory, int(self.notebook_cpu_seconds + 60))
-        self._jail = sandbox.jail(limits, submission_files(folder), ipc=True)
+        from autograder.sandbox.kernel import kernel_home_files
+
+        self._jail = sandbox.jail(limits, {**kernel_home_files(), **submission_files(folder)}, ipc=True)
         self._cpu_limited: dict[int, str] = {}
         self._hung: set[int] = set()
         self._cell_bytes: dict[int, int] = {}
