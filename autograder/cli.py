@@ -24,17 +24,10 @@ OVERRIDE = re.compile(r"^--[A-Za-z_]\w*\.[A-Za-z_]\w*=.*$", re.S)
 
 
 def _env() -> None:
-    """The environment of a grading run.
-
-    nbgrader shells out to ``alembic``: this interpreter's bin directory goes on PATH. nbformat
-    validates every notebook it reads and writes (several times per submission): its
-    ``fastjsonschema`` validator (a dependency of nbformat) does it twenty times faster than the
-    default ``jsonschema``, with the same schema.
-    """
+    """nbgrader shells out to ``alembic``: put this interpreter's bin directory on PATH."""
     bindir = str(Path(sys.executable).parent)
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
-    os.environ.setdefault("NBFORMAT_VALIDATOR", "fastjsonschema")
 
 
 def find_course(explicit: str | None) -> Path:
