@@ -34,12 +34,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-def children_cpu() -> float:
-    """CPU seconds of every finished child process tree so far (kernels and sandbox workers included)."""
-    import resource
+def machine_cpu() -> float:
+    """CPU seconds the whole machine has spent so far (user + nice + system, every core), from /proc/stat.
 
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
+    Jailed kernels and workers are killed with their sandbox rather than reaped by the grader, so
+    the grader's rusage misses them; the machine's own counter does not. Run on a quiet machine:
+    anything else running is counted too (the load before the run is reported).
+    """
+    with open("/proc/stat") as fh:
+        fields = fh.readline().split()[1:]
+    user, nice, system = (int(x) for x in fields[:3])
+    return (user + nice + system) / os.sysconf("SC_CLK_TCK")
 
 
 def env() -> dict[str, str]:
@@ -109,12 +114,8 @@ def run_stock(course: Path, assignments: list[str]) -> tuple[float, dict[str, fl
     return time.perf_counter() - start, phase_timings(course)
 
 
-def run_zengrad(course: Path, workers: int | None, feedback: bool) -> tuple[float, dict[str, float]]:
-    args = [sys.executable, "-m", "autograder.cli", "grade", "--no-progress"]
-    if workers:
-        args += ["--workers", str(workers)]
-    if not feedback:
-        args.append("--no-feedback")
+def run_zengrad(course: Path, extra: list[str]) -> tuple[float, dict[str, float]]:
+    args = [sys.executable, "-m", "autograder.cli", "grade", "--no-progress", *extra]
     start = time.perf_counter()
     proc = subprocess.run(args, cwd=course, env=env(), capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -122,6 +123,37 @@ def run_zengrad(course: Path, workers: int | None, feedback: bool) -> tuple[floa
         print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
         raise SystemExit(f"zengrad-kit grade exited {proc.returncode}")
     return seconds, phase_timings(course)
+
+
+class LocalCluster:
+    """A Dask scheduler and ``n`` single-threaded workers as separate processes on 127.0.0.1 (dask's own CLI)."""
+
+    def __init__(self, n: int, folder: Path) -> None:
+        import json
+
+        folder.mkdir(parents=True, exist_ok=True)
+        scheduler_file = folder / "scheduler.json"
+        self.procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
+                                        "127.0.0.1", "--port", "0", "--dashboard-address", ":0", "--scheduler-file",
+                                        str(scheduler_file)], cwd=folder, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)]
+        while not scheduler_file.exists():
+            time.sleep(0.1)
+        self.address = json.loads(scheduler_file.read_text())["address"]
+        for i in range(n):
+            self.procs.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", self.address,
+                                                "--nthreads", "1", "--no-nanny", "--local-directory",
+                                                str(folder / f"w{i}")], cwd=folder, stdout=subprocess.DEVNULL,
+                                               stderr=subprocess.DEVNULL))
+        from distributed import Client
+
+        with Client(self.address, timeout="30s") as client:
+            client.wait_for_workers(n, timeout=120)
+
+    def close(self) -> None:
+        for proc in self.procs:
+            proc.kill()
+            proc.wait()
 
 
 def breakdown(timers: dict[str, float], n: int) -> str:
@@ -132,14 +164,27 @@ def breakdown(timers: dict[str, float], n: int) -> str:
     return ", ".join(f"{name} {v / n:.2f}" for name, v in parts.items())
 
 
+RUNS = {  # label -> (description, zengrad-kit grade arguments; None: stock nbgrader)
+    "stock": ("stock `nbgrader autograde` (serial)", None),
+    "zengrad": ("`zengrad-kit grade --no-feedback`", ["--no-feedback"]),
+    "zengrad-nosandbox": ("same, `Sandbox.backend = none` (for the sandbox's cost)",
+                          ["--no-feedback", "--Sandbox.backend=none"]),
+    "zengrad-full": ("`zengrad-kit grade` (+ feedback, reports, CSV)", []),
+}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=40)
     parser.add_argument("--workers", type=int, default=None, help="zengrad-kit workers (default: its default)")
-    parser.add_argument("--skip-full", action="store_true", help="skip the run with feedback and reports")
+    parser.add_argument("--runs", default="stock,zengrad,zengrad-nosandbox,zengrad-full",
+                        help=f"comma-separated, from {', '.join(RUNS)} (and dask, with --scheduler)")
+    parser.add_argument("--scheduler", default=None, metavar="local|tcp://HOST:PORT",
+                        help="also grade on a Dask cluster: 'local' starts a scheduler and two workers here")
     parser.add_argument("--keep", action="store_true", help="keep the course copies")
     args = parser.parse_args()
     os.environ["PATH"] = env()["PATH"]
+    load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="zengrad-bench-"))
     template = work / "template"
     t0 = time.perf_counter()
@@ -147,37 +192,65 @@ def main() -> int:
     n = args.students * len(assignments)
     print(f"built a class of {args.students} students x {len(assignments)} assignments ({', '.join(assignments)}) "
           f"= {n} submissions in {time.perf_counter() - t0:.0f} s; {os.cpu_count()} cores", flush=True)
+    labels = [label for label in args.runs.split(",") if label]
+    cluster = None
+    if args.scheduler:
+        labels.append("dask")
+        if args.scheduler == "local":
+            cluster = LocalCluster(2, work / "dask")
+    worker_args = ["--workers", str(args.workers)] if args.workers else []
     rows = []
     copies = {}
-    for label in ["stock", "zengrad", "zengrad-full"][: 2 if args.skip_full else 3]:
-        copies[label] = work / label
-        shutil.copytree(template, copies[label])
-        cpu0 = children_cpu()
-        if label == "stock":
-            seconds, timers = run_stock(copies[label], assignments)
-        else:
-            seconds, timers = run_zengrad(copies[label], args.workers, feedback=label == "zengrad-full")
-        cpu = children_cpu() - cpu0
-        rows.append((label, seconds, timers, cpu))
-        print(f"{label}: {seconds:.1f} s ({seconds / n:.2f} s per submission, {cpu / n:.2f} CPU s per submission)",
-              flush=True)
-    same = grades(copies["stock"]) == grades(copies["zengrad"])
-    stock_s = rows[0][1]
+    try:
+        for label in labels:
+            copies[label] = work / label
+            shutil.copytree(template, copies[label])
+            cpu0 = machine_cpu()
+            if label == "stock":
+                seconds, timers = run_stock(copies[label], assignments)
+            elif label == "dask":
+                address = cluster.address if cluster else args.scheduler
+                seconds, timers = run_zengrad(copies[label], ["--no-feedback", "--scheduler", address])
+            else:
+                seconds, timers = run_zengrad(copies[label], [*RUNS[label][1], *worker_args])
+            cpu = machine_cpu() - cpu0
+            rows.append((label, seconds, timers, cpu))
+            print(f"{label}: {seconds:.1f} s ({seconds / n:.2f} s per submission, {cpu / n:.2f} CPU s per "
+                  "submission)", flush=True)
+    finally:
+        if cluster is not None:
+            cluster.close()
+    reference = grades(copies[labels[0]])
+    same = all(grades(copies[label]) == reference for label in labels)
+    stock_s = dict((r[0], r[1]) for r in rows).get("stock", rows[0][1])
     from autograder.grading.pool import default_workers
 
     workers = args.workers or default_workers()
     lines = [f"Class: {args.students} students x {len(assignments)} assignments = {n} submissions; "
-             f"{os.cpu_count()} cores; zengrad-kit workers: {workers}. Grades identical to stock: {same}.", "",
+             f"{os.cpu_count()} cores; zengrad-kit workers: {workers}. Grades identical in every run: {same}.", "",
              "| run | wall s | s / submission | speed-up vs stock | CPU s / submission | "
              "phases, s per submission (summed over workers) |",
              "|---|---:|---:|---:|---:|---|"]
-    names = {"stock": "stock `nbgrader autograde` (serial)", "zengrad": "`zengrad-kit grade --no-feedback`",
-             "zengrad-full": "`zengrad-kit grade` (+ feedback, reports, CSV)"}
+    names = {label: RUNS[label][0] for label in RUNS} | {"dask": "`zengrad-kit grade --no-feedback --scheduler` "
+                                                                "(2 local Dask workers)"}
     for label, seconds, timers, cpu in rows:
         lines.append(f"| {names[label]} | {seconds:.1f} | {seconds / n:.2f} | {stock_s / seconds:.2f}x | "
                      f"{cpu / n:.2f} | {breakdown(timers, n)} |")
-    lines += ["", f"Machine load while measuring (1/5/15 min): {os.getloadavg()[0]:.2f} / {os.getloadavg()[1]:.2f} / "
-              f"{os.getloadavg()[2]:.2f} on {os.cpu_count()} cores."]
+    by = {r[0]: r for r in rows}
+    if "zengrad" in by and "zengrad-nosandbox" in by:
+        cost = by["zengrad"][1] / by["zengrad-nosandbox"][1] - 1
+        cpu_cost = by["zengrad"][3] / by["zengrad-nosandbox"][3] - 1
+        lines.append(f"\nThe sandbox's cost: {cost:+.1%} wall time, {cpu_cost:+.1%} CPU time per submission "
+                     f"({(by['zengrad'][1] - by['zengrad-nosandbox'][1]) / n * 1000:+.0f} ms each).")
+    if "zengrad" in by and "dask" in by:
+        ratio = by["zengrad"][1] / by["dask"][1]
+        overhead = (by["dask"][1] - by["zengrad"][1]) / n * 1000
+        lines.append(f"Dask cluster (2 workers) vs the local pool ({workers} workers): throughput {ratio:.2f}x, "
+                     f"{overhead:+.0f} ms per task.")
+    if "zengrad" in by and "zengrad-full" in by:
+        lines.append(f"Feedback, reports and CSV cost {by['zengrad-full'][1] / by['zengrad'][1] - 1:+.1%} on top.")
+    lines += ["", f"Machine load before the run (1/5/15 min): {load_before[0]:.2f} / {load_before[1]:.2f} / "
+              f"{load_before[2]:.2f} on {os.cpu_count()} cores."]
     table = "\n".join(lines)
     print()
     print(table)
