@@ -12,6 +12,11 @@ Numerics (documented because hidden checks rely on them):
 * ``tanh`` and ``sigmoid`` saturate cleanly at +-1000 (no overflow, no NaN);
 * ``log(x)`` for ``x <= 0``, ``0 ** negative`` and ``negative ** fractional``
   raise a ``ValueError``/``ZeroDivisionError`` that names the offending input;
+* ``a ** b`` with a ``Value`` exponent (or ``2 ** b``) is defined for a base
+  ``> 0`` only (its gradient in ``b`` is ``a ** b * log(a)``); any other base
+  raises a ``ValueError`` that names it, when the node is made;
+* ``softplus`` and ``gelu`` (the tanh approximation) are finite, with finite
+  gradients, at +-1000;
 * ``relu'(0) = 0`` (PyTorch's convention).
 """
 
@@ -23,6 +28,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 _EXP_MAX = 709.782712893384  # math.log(sys.float_info.max)
+_GELU_K = math.sqrt(2.0 / math.pi)  # GELU, tanh approximation (Hendrycks & Gimpel)
+_GELU_C = 0.044715
 
 
 def _exp(x: float) -> float:
@@ -93,9 +100,11 @@ class Value:
         out._backward = _backward
         return out
 
-    def __pow__(self, n: float) -> Value:
+    def __pow__(self, n: Value | float) -> Value:
+        if isinstance(n, Value):
+            return self._pow_value(n)
         if isinstance(n, bool) or not isinstance(n, (int, float)):
-            raise TypeError(f"Value ** {type(n).__name__}: the exponent must be an int or a float constant")
+            raise TypeError(f"Value ** {type(n).__name__}: the exponent must be a Value, an int or a float")
         out = Value(_power(self.data, n), (self,), f"**{n}")
 
         def _backward() -> None:
@@ -103,6 +112,25 @@ class Value:
 
         out._backward = _backward
         return out
+
+    def _pow_value(self, other: Value) -> Value:
+        """``self ** other`` with a Value exponent: a function of both, defined for ``self.data > 0``."""
+        if not self.data > 0:
+            raise ValueError(f"a ** b with a Value exponent needs a base > 0, got a = {self.data!r}")
+        out = Value(_power(self.data, other.data), (self, other), "**")
+
+        def _backward() -> None:
+            self.grad += _pow_derivative(self.data, other.data) * out.grad
+            other.grad += out.data * math.log(self.data) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def __rpow__(self, other: float) -> Value:
+        """``2 ** b``: a constant base, a Value exponent."""
+        if isinstance(other, bool) or not isinstance(other, (int, float)):
+            return NotImplemented
+        return Value(other)._pow_value(self)
 
     # --- unary functions ----------------------------------------------------
     def exp(self) -> Value:
@@ -155,6 +183,31 @@ class Value:
 
         def _backward() -> None:
             self.grad += s * (1.0 - s) * out.grad
+
+        out._backward = _backward
+        return out
+
+    def softplus(self) -> Value:
+        """``log(1 + exp(x))``, written so that nothing overflows: ``max(x, 0) + log1p(exp(-|x|))``."""
+        x = self.data
+        out = Value(max(x, 0.0) + math.log1p(math.exp(-abs(x))), (self,), "softplus")
+
+        def _backward() -> None:  # softplus'(x) = sigmoid(x), in its overflow-free form
+            s = 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+            self.grad += s * out.grad
+
+        out._backward = _backward
+        return out
+
+    def gelu(self) -> Value:
+        """GELU, tanh approximation: ``0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x**3)))``."""
+        x = self.data
+        t = math.tanh(_GELU_K * (x + _GELU_C * x * x * x))
+        out = Value(0.5 * x * (1.0 + t), (self,), "gelu")
+
+        def _backward() -> None:
+            du = _GELU_K * (1.0 + 3.0 * _GELU_C * x * x)
+            self.grad += (0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du) * out.grad
 
         out._backward = _backward
         return out

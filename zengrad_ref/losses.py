@@ -61,6 +61,57 @@ def softmax_cross_entropy(logits: Sequence[Value], target: int) -> Value:
     return log_sum_exp - shifted[target]
 
 
+def softmax(zs: Sequence[float]) -> list[float]:
+    """``exp(z_i) / sum_j exp(z_j)`` of plain numbers, with the maximum subtracted first (no overflow)."""
+    if not zs:
+        raise ValueError("softmax: no numbers")
+    m = max(zs)
+    exps = [math.exp(z - m) for z in zs]
+    total = sum(exps)
+    return [e / total for e in exps]
+
+
+def cross_entropy(logits: Sequence[Value], target: int) -> Value:
+    """``-log softmax(logits)[target]`` as one node whose inputs are the logits (a fused operator).
+
+    The value is ``log(sum_j exp(z_j - m)) - (z_target - m)`` with ``m = max_j z_j``, so no
+    ``exp`` argument is positive: finite for logits of +-1000, ties included. The gradient is
+    ``softmax(z) - onehot(target)``, times ``out.grad``, accumulated into each logit (a logit
+    that appears twice in the list receives both contributions). Same numbers as
+    :func:`softmax_cross_entropy`, one node instead of ``3n + 2``.
+    """
+    if not logits:
+        raise ValueError("cross_entropy: no logits")
+    if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < len(logits):
+        raise IndexError(f"cross_entropy: target {target!r} out of range for {len(logits)} classes")
+    zs = [z.data for z in logits]
+    m = max(zs)
+    exps = [math.exp(z - m) for z in zs]
+    total = sum(exps)
+    out = Value(math.log(total) - (zs[target] - m), tuple(logits), "cross_entropy")
+
+    def _backward() -> None:
+        g = out.grad
+        for i, z in enumerate(logits):
+            z.grad += (exps[i] / total - (1.0 if i == target else 0.0)) * g
+
+    out._backward = _backward
+    return out
+
+
+def argmax_accuracy(scores: Sequence[Sequence[Value | float]], labels: Sequence[int]) -> float:
+    """Fraction of samples whose highest score (the first one on a tie) is at the label's index."""
+    if len(scores) != len(labels):
+        raise ValueError(f"argmax_accuracy: {len(scores)} score lists but {len(labels)} labels")
+    if not scores:
+        raise ValueError("argmax_accuracy: empty batch")
+    hits = 0
+    for row, label in zip(scores, labels, strict=True):
+        xs = [s.data if isinstance(s, Value) else float(s) for s in row]
+        hits += max(range(len(xs)), key=xs.__getitem__) == label
+    return hits / len(scores)
+
+
 def accuracy(scores: Sequence[Value | float], labels: Sequence[int]) -> float:
     """Fraction of samples whose predicted sign matches the -1/+1 label.
 

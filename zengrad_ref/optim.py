@@ -31,17 +31,20 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Stochastic gradient descent, optionally with (PyTorch-style) momentum.
+    """Stochastic gradient descent, optionally with (PyTorch-style) momentum and Nesterov momentum.
 
     ``momentum == 0``: ``p -= lr * g`` (micrograd's update).
-    Otherwise ``buf = momentum * buf + g`` (``buf = g`` on the first step), ``p -= lr * buf``.
+    Otherwise ``buf = momentum * buf + g`` (``buf = g`` on the first step), then
+    ``p -= lr * buf``, or with ``nesterov``: ``p -= lr * (g + momentum * buf)``
+    (``torch.optim.SGD`` with ``dampening=0``).
     """
 
-    def __init__(self, params: Iterable[Value], lr: float, momentum: float = 0.0):
+    def __init__(self, params: Iterable[Value], lr: float, momentum: float = 0.0, nesterov: bool = False):
         super().__init__(params, lr)
         if momentum < 0:
             raise ValueError(f"momentum must be >= 0, got {momentum!r}")
         self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
         self._buf: list[float] | None = None
 
     def step(self) -> None:
@@ -51,13 +54,13 @@ class SGD(Optimizer):
             for p in self.params:
                 p.data -= lr * p.grad
             return
+        mu = self.momentum
         if self._buf is None:
             self._buf = [p.grad for p in self.params]
         else:
-            mu = self.momentum
             self._buf = [mu * b + p.grad for b, p in zip(self._buf, self.params, strict=True)]
         for p, b in zip(self.params, self._buf, strict=True):
-            p.data -= lr * b
+            p.data -= lr * (p.grad + mu * b if self.nesterov else b)
 
 
 class Adam(Optimizer):
@@ -99,3 +102,32 @@ class Adam(Optimizer):
             m[i] = b1 * m[i] + (1.0 - b1) * g
             v[i] = b2 * v[i] + (1.0 - b2) * g * g
             p.data -= step_size * m[i] / (math.sqrt(v[i]) / bc2_sqrt + eps)
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), as ``torch.optim.AdamW`` computes it.
+
+    Each step first shrinks every parameter, ``p *= 1 - lr * weight_decay``, then
+    applies Adam's update with the gradient as it is: the decay never enters the
+    moments (an L2 term added to the gradient would, and Adam would rescale it).
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Value],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+    ):
+        super().__init__(params, lr, betas, eps)
+        if weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+        self.weight_decay = float(weight_decay)
+
+    def step(self) -> None:
+        """Decay every parameter, then apply Adam's update."""
+        decay = 1.0 - self.lr * self.weight_decay
+        for p in self.params:
+            p.data *= decay
+        super().step()
