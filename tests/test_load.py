@@ -28,7 +28,7 @@ SPIN = "x = 0\nwhile True:\n    x += 1"
 
 def submit_class(course: Course) -> None:
     muts = catalogue()
-    no_visited = muts[PS2]["no_visited_set"]
+    no_visited = muts[PS2]["dedup_without_visited"]  # right orders, exponential time
     course.submit("perfect", PS2, solution_nb(PS2))
     course.submit("no-visited-set", PS2, mutate(solution_nb(PS2), no_visited[0], no_visited[1], no_visited[2]))
     course.submit("stub", PS2, release_nb(PS2))
