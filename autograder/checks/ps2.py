@@ -101,7 +101,7 @@ def seeded_root() -> Graph:
 
 
 def ladder() -> Graph:
-    """x0 = y0 = Value(0.1); x_{k+1} = x_k * y_k; y_{k+1} = x_k + y_k: 2**levels paths to the leaves."""
+    """x0, y0 = Value(0.1), Value(0.1); x_{k+1} = x_k * y_k; y_{k+1} = x_k + y_k: 2**levels paths to the leaves."""
     g = Graph()
     x, y = g.leaf(0.1), g.leaf(0.1)
     for _ in range(LADDER_LEVELS):
@@ -182,7 +182,7 @@ def ladder_check(engine: Engine) -> None:
     p, handles = order_program(g)
     p.timeout = LADDER_CPU
     shape = (f"a ladder of {len(g.nodes)} nodes with 2**{LADDER_LEVELS} paths "
-             f"(x = y = Value(0.1), then x, y = x * y, x + y, {LADDER_LEVELS} times)")
+             f"(x, y = Value(0.1), Value(0.1), then x, y = x * y, x + y, {LADDER_LEVELS} times)")
     try:
         got = engine.run(p)
     except CheckAborted as aborted:

@@ -243,8 +243,8 @@ def student_error(program: Program, outcome: Outcome, context: str = "",
     text = f"{kind}: {msg}" if msg else kind
     on = f"On {context}, " if context else ""
     if kind == "NotImplementedError":
-        return StopCheck(f"not implemented yet: {what} raises NotImplementedError. Replace `raise "
-                         "NotImplementedError()` with your code.", Reason.NOT_IMPLEMENTED)
+        return StopCheck(f"not implemented yet: {what} raises NotImplementedError. Replace the two stub lines "
+                         "(`# YOUR CODE HERE` and the `raise`) with your code.", Reason.NOT_IMPLEMENTED)
     if ins[:1] in (["leaf"], ["op"]):
         return StopCheck(f"could not even build {context or what}: {text}. Run the cells above, and {build_hint}.",
                          Reason.ERROR)
