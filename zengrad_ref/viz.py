@@ -38,15 +38,17 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR") -> graphviz.
     if rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"rankdir must be LR, TB, RL or BT, got {rankdir!r}")
     dot = graphviz.Digraph(format=format, graph_attr={"rankdir": rankdir})
-    for node in topological_order(root):
-        uid = str(id(node))
+    order = topological_order(root)
+    names = {id(node): f"n{k}" for k, node in enumerate(order)}  # stable: the same graph, the same SVG
+    for node in order:
+        uid = names[id(node)]
         fields = [node.label, f"data {node.data:.4f}", f"grad {node.grad:.4f}"]
         dot.node(name=uid, label="{ " + " | ".join(_record_text(f) for f in fields) + " }", shape="record")
         if node._op:
             dot.node(name=uid + "op", label=node._op, shape="oval", fontsize="10")
             dot.edge(uid + "op", uid)
             for child in node._prev:  # one edge per use, so x*x shows two arrows
-                dot.edge(str(id(child)), uid + "op")
+                dot.edge(names[id(child)], uid + "op")
     return dot
 
 
