@@ -66,6 +66,18 @@ def test_the_grading_packages_are_not_importable_even_with_site_packages() -> No
                                   "autograder.sandbox", "hidden"], out.stdout + out.stderr
 
 
+def test_a_stray_installed_copy_of_the_grading_packages_is_masked_too(tmp_path: Path, monkeypatch) -> None:
+    """Not only the copy Python imports: a stale ``pip install .`` in any site directory is hidden."""
+    from autograder.sandbox import jail as jail_module
+    site_dir = tmp_path / "site-packages"
+    (site_dir / "autograder" / "checks").mkdir(parents=True)
+    (site_dir / "autograder" / "checks" / "ps1.py").write_text("def binary_check(): ...\n")
+    (site_dir / "unrelated").mkdir()
+    monkeypatch.setattr(jail_module.site, "getsitepackages", lambda: [str(site_dir)])
+    assert jail_module._masked([tmp_path]) == [(site_dir / "autograder").resolve()]
+    assert jail_module._masked([tmp_path / "elsewhere"]) == []
+
+
 def test_read_only_system_and_capped_private_home(tmp_path: Path) -> None:
     out = run_jailed("""
         import os

@@ -117,17 +117,23 @@ def _python_roots() -> list[Path]:
 
 
 def _masked(roots: list[Path]) -> list[Path]:
-    """Installed copies of the grading packages that would be visible through a bound root."""
+    """Copies of the grading packages visible through a bound root: the one Python imports, and any
+    other installed copy (a stale ``pip install .``) in a site directory or on ``sys.path``."""
     out: list[Path] = []
+    found: list[Path] = []
     for name in HIDDEN_PACKAGES:
         try:
             spec = importlib.util.find_spec(name)
         except (ImportError, ValueError):
             spec = None
-        for loc in (spec.submodule_search_locations or []) if spec else []:
-            p = Path(loc).resolve()
-            if p.is_dir() and any(r in p.parents for r in roots):
-                out.append(p)
+        found += [Path(loc) for loc in ((spec.submodule_search_locations or []) if spec else [])]
+        for site_dir in {*site.getsitepackages(), *sys.path}:
+            if site_dir:
+                found.append(Path(site_dir) / name)
+    for path in found:
+        p = path.resolve()
+        if p.is_dir() and p not in out and any(r == p or r in p.parents for r in roots):
+            out.append(p)
     return out
 
 
