@@ -32,6 +32,9 @@ from tests.course_helpers import REPO
 
 CHROMIUM = Path("/usr/bin/chromium")
 ASSIGNMENT = "ps1_operators"
+# Every released notebook opens in JupyterLab and Run All stops at its first stub's test cell
+# (test_every_released_notebook_opens_and_runs_to_its_first_stub). Add a new assignment here.
+NOTEBOOKS = ["ps1_operators", "ps2_backprop", "ps3_mlp", "ps4_extend"]
 COURSE = "zengrad"
 ARTIFACTS = REPO / "test-artifacts" / "browser"
 CHROMIUM_ARGS = [
@@ -115,8 +118,14 @@ def wait_for_server(url: str, proc: subprocess.Popen, log: Path, timeout: float 
 @pytest.fixture
 def jupyter_lab(tmp_path: Path):
     """JupyterLab serving a student workspace with the ps1 release; yields (base_url, token, paths)."""
+    yield from serve_lab(tmp_path, [ASSIGNMENT])
+
+
+def serve_lab(tmp_path: Path, assignments: list[str]):
+    """JupyterLab over a student workspace holding these releases (and ps1 in the exchange)."""
     workspace = tmp_path / "student"
-    shutil.copytree(REPO / "release" / ASSIGNMENT, workspace / ASSIGNMENT)
+    for name in assignments:
+        shutil.copytree(REPO / "release" / name, workspace / name)
     # the instructor has released ps1 into the exchange (what `nbgrader release_assignment` does)
     exchange = tmp_path / "exchange"
     shutil.copytree(REPO / "release" / ASSIGNMENT, exchange / COURSE / "outbound" / ASSIGNMENT)
@@ -257,6 +266,48 @@ class Student:
         self.wait_executed(index + 1, before[1])
         self.kernel_idle()
         self.cells.nth(index + 1).scroll_into_view_if_needed()
+
+
+@pytest.fixture(scope="module")
+def lab_with_every_release(tmp_path_factory: pytest.TempPathFactory):
+    yield from serve_lab(tmp_path_factory.mktemp("every-release"), NOTEBOOKS)
+
+
+@pytest.mark.parametrize("assignment", NOTEBOOKS)
+def test_every_released_notebook_opens_and_runs_to_its_first_stub(lab_with_every_release, assignment: str) -> None:
+    """Open the release, Run All: the given cells run, and execution stops at the first test cell (a stub)."""
+    from playwright.sync_api import sync_playwright
+
+    base, token, workspace, _ = lab_with_every_release
+    nb = nbformat.read(workspace / assignment / f"{assignment}.ipynb", as_version=4)
+    tests = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
+             and not c.metadata["nbgrader"].get("solution")]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(30_000)
+            student = Student(page, [])
+            # a workspace of its own (reset): JupyterLab does not reopen the notebooks of the cases before
+            page.goto(f"{base}/lab/workspaces/{assignment}/tree/{assignment}/{assignment}.ipynb?reset&token={token}")
+            page.wait_for_selector(".jp-NotebookPanel", timeout=60_000)
+            student.kernel_idle()
+            page.wait_for_function(
+                "(n) => document.querySelectorAll('.jp-NotebookPanel .jp-Notebook .jp-Cell').length === n",
+                arg=len(nb.cells),
+            )
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            student.wait_executed(tests[0], "[ ]:", timeout=120_000)
+            student.kernel_idle(timeout=120_000)
+            first = student.error(tests[0])
+            assert "not implemented yet" in first, first
+            after = next(i for i in range(tests[0] + 1, len(nb.cells)) if nb.cells[i].cell_type == "code")
+            assert student.prompt(after) == "[ ]:"  # Run All stopped at the failing test
+            assert all(re.fullmatch(r"\[\d+\]:", student.prompt(i)) for i in range(tests[0])
+                       if nb.cells[i].cell_type == "code")  # every cell above it ran
+        finally:
+            browser.close()
 
 
 def test_student_fills_a_stub_sees_its_test_pass_validates_and_submits(

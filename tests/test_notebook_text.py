@@ -19,7 +19,7 @@ import pytest
 from autograder.release import STUB
 from tests.course_helpers import REPO, cell, release_nb, solution_nb
 
-ASSIGNMENTS = ["ps1_operators", "ps2_backprop", "ps3_mlp"]
+ASSIGNMENTS = ["ps1_operators", "ps2_backprop", "ps3_mlp", "ps4_extend"]
 DRAWN = {"ps1_operators": "draw_dot", "ps2_backprop": "helpers"}  # the cells that define draw_dot
 OUTPUT_AREA_PX = 968  # JupyterLab 4's output area at a 1400 px wide window
 
