@@ -22,7 +22,7 @@ PUBLIC_HELPER = Path(__file__).with_name("public") / "gradcheck.py"
 # What nbgrader writes in place of every solution (nbgrader_config.py: c.ClearSolutions.code_stub):
 # every stub of every notebook fails the same way, and says what to do.
 STUB = '# YOUR CODE HERE\nraise NotImplementedError("not implemented yet: replace these two lines with your code")'
-SOLUTION_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.M)
+SOLUTION_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*(\n|\Z)", re.M)
 
 
 def course_root() -> Path:
