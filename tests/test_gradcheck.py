@@ -236,3 +236,23 @@ def test_a_stub_shows_the_message_the_cells_line_and_the_stubs_line_once(shell) 
     assert out.count("NotImplementedError") == 2  # the message's second line and the stub's own line
     assert "----> 1 check_gradients(lambda a, b: a + b, [2.0, -3.0])" in out
     assert "direct cause" not in out and "hidden" not in out and "Traceback" not in out
+
+
+def test_overwrite_that_reads_as_nothing_added_and_a_gradient_passed_through_a_zero_out_grad() -> None:
+    # a.grad held 1.0, the operation should add 1.0, and `=` wrote 1.0: both slips give 1.0
+    assert diagnose(1.0, 2.0, 1.0, 1.0, name="a") == "a.grad is still 1.0: add this operation's 1.0 to it (+=, not =)"
+    assert diagnose(1.0, 0.0, 0.0, name="a").startswith("out.grad is 0 here, so nothing may reach a.grad")
+
+
+@pytest.mark.parametrize(("mutant", "words"), [
+    ("mul_overwrites", "(a.grad held 1.0 and lost it: add to it (+=), do not assign (=))"),
+    ("add_overwrites", "(a.grad is still 1.0: add this operation's 1.0 to it (+=, not =))"),
+    ("add_no_chain_rule", "(out.grad is 0 here, so nothing may reach a.grad"),
+    ("log_wrong", "(yours is self.data; the numerical one is 1 / self.data)"),
+])
+def test_the_hidden_checks_name_a_bug_in_the_visible_tests_words(mutant: str, words: str) -> None:
+    from tests.fast_grading import grade_fast
+
+    failed = [v.message for v in grade_fast("ps1_operators", catalogue()["ps1_operators"][mutant]).values()
+              if not v.passed]
+    assert len(failed) == 1 and words in failed[0], failed

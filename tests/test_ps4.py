@@ -274,7 +274,7 @@ SHRUNK = {  # the smallest failing case, as the student reads it
     "pow_zero_base_allowed": "a ** b with a = Value(0.0), b = Value(2.0) made a node: a ** b with a Value exponent "
                              "needs a base > 0",
     "pow_error_hides_the_base": "raised ValueError('math domain error'): its message should show the base -2.5",
-    "pow_base_overwrites": "(it held grad before: accumulate with +=, do not overwrite with =)",
+    "pow_base_overwrites": "(a.grad held 1.0 and lost it: add to it (+=), do not assign (=))",
     "softplus_wrong_point": "softplus(a) with a = 0.0 and out.grad = 1.0: your a.grad = 0.6666666666666666, expected "
                             "0.5 (that is the derivative at the output out.data: evaluate it at the input x)",
     "softplus_naive_sigmoid_overflows": "softplus(a) with a = -1000.0 and out.grad = 1.5 (a already holding grad "

@@ -244,7 +244,7 @@ def act_batch(name: str) -> Callable[[Engine, Sequence[ActCase]], None]:
                                    "change the given forward pass?")
             mine, ref = _read(got, r_a)[1], expected.reads[r_a][1]  # type: ignore[index]
             if not close(mine, ref):
-                extra = hint(mine, ref, c.initial, c.upstream)
+                extra = hint(mine, ref, c.initial, c.upstream, name="a")
                 if not extra and c.shape == "f(a)":
                     at_out = c.initial + c.upstream * _derivative(name, ref_out)
                     if close(mine, at_out):
@@ -397,7 +397,7 @@ def ce_hint(c: CECase, probs: Sequence[float], uses: Sequence[Sequence[int]], mi
     parts = [g * (probs[i] - (1.0 if i == c.target else 0.0)) for i in uses[k]]
     if len(uses[k]) > 1 and any(close(mine[k], x) or close(mine[k], g0 + x) for x in parts):
         return f" ({c.names()[k]} appears {len(uses[k])} times in the logits: it receives every contribution, += not =)"
-    return hint(mine[k], want[k], g0, g)
+    return hint(mine[k], want[k], g0, g, name=c.names()[k])
 
 
 cross_entropy_check = batched("ps4.cross_entropy", ce_batch, ce_cases(), 25, CE_CASES, size=6)

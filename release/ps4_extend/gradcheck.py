@@ -175,7 +175,8 @@ def diagnose(
 
     Recognised, first match wins: a gradient that is not a number or not finite; nothing added; a
     gradient held before and overwritten (``=`` instead of ``+=``); one contribution of an input used
-    several times (``=`` instead of ``+=``); the factor ``out.grad`` missing (or applied twice); the
+    several times (``=`` instead of ``+=``); the factor ``out.grad`` missing (or applied twice, or a
+    gradient passed on although ``out.grad`` is 0); the
     sign flipped; a local derivative that is the right form at the wrong point, or another simple form;
     a local derivative off by a factor that is one of ``values``. Returns None when none applies.
     """
@@ -195,9 +196,14 @@ def diagnose(
     overwrite = not _close(initial, 0.0)  # an input that held a gradient: = instead of += shows
 
     if _close(gave, 0.0) and not _close(want, 0.0):
+        if overwrite and _close(got, want):  # "=" and "added nothing" give the same number here
+            return f"{name}.grad is still {_fmt(got)}: add this operation's {_fmt(want)} to it (+=, not =)"
         return f"your _backward adds nothing to {name}.grad (it should add {_fmt(want)})"
     if overwrite and _close(got, want):
         return f"{name}.grad held {_fmt(initial)} and lost it: add to it (+=), do not assign (=)"
+    if _close(upstream, 0.0) and _close(want, 0.0):
+        return (f"out.grad is 0 here, so nothing may reach {name}.grad: multiply your local derivative "
+                "by out.grad (chain rule)")
     if uses > 1:
         for k in range(1, uses):
             if _close(got if overwrite else gave, want * k / uses):

@@ -3,8 +3,8 @@
 :func:`compare` runs one :class:`~autograder.checks.kit.graph.Graph` on the student and on the
 reference, and compares the forward value, then every leaf's gradient with the reference
 (tight: the same formula, rounding only) and with central differences (loose: gradcheck's
-tolerance, an independent oracle). A wrong gradient gets the classic-bug hint when the numbers
-betray it (``=`` for ``+=``, a missing ``out.grad``, a flipped sign).
+tolerance, an independent oracle). A wrong gradient gets the classic-bug hint of the visible
+tests (``=`` for ``+=``, a missing ``out.grad``, a flipped sign, the right form at the wrong point).
 """
 
 from __future__ import annotations
@@ -13,19 +13,27 @@ from autograder.checks.kit.compare import FD_ATOL, FD_RTOL, close, fmt
 from autograder.checks.kit.errors import CheckFailure
 from autograder.checks.kit.graph import Graph
 from autograder.checks.kit.program import Engine, reference, student_error
+from autograder.public.gradcheck import diagnose
 
 
-def hint(mine: float, ref: float, initial: float, upstream: float) -> str:
-    """Name the classic bug when the numbers betray it (``initial``: the grad the input held before)."""
-    if initial and close(mine, ref - initial):
-        return " (it held grad before: accumulate with +=, do not overwrite with =)"
-    if upstream not in (0.0, 1.0) and close(mine * upstream, ref - initial) and mine != ref:
-        return " (multiply the local derivative by out.grad: the chain rule)"
-    if upstream == 0.0 and ref == initial and mine != ref:  # nothing arrived, yet something was passed on
-        return " (multiply the local derivative by out.grad: the chain rule)"
-    if close(mine, -ref):
-        return " (the sign is flipped)"
-    return ""
+def hint(mine: float, ref: float, initial: float, upstream: float, *, uses: int = 1, name: str = "the input",
+         values: dict[str, float] | None = None) -> str:
+    """The classic-bug hint the visible tests give (:func:`autograder.public.gradcheck.diagnose`), in
+    parentheses, or "": the hidden checks and the notebook's own tests name a bug in the same words."""
+    found = diagnose(mine, ref, upstream, initial, uses=uses, name=name, values=values)
+    return f" ({found})" if found else ""
+
+
+def _local_view(g: Graph, leaf: int) -> tuple[int, dict[str, float] | None]:
+    """For a one-operation graph: how often the operation uses ``leaf``, and the numbers its
+    ``_backward`` sees by the names a student writes (``self.data``, ``other.data``, ``out.data``)."""
+    args = g.inputs(g.root)
+    if g.is_leaf(g.root) or not all(g.is_leaf(a) for a in args):
+        return 1, None
+    values = {"self.data": g.nodes[args[0]].value, "out.data": g.forward()[g.root]}
+    if len(args) > 1 and args[1] != args[0]:
+        values["other.data"] = g.nodes[args[1]].value
+    return max(1, args.count(leaf)), values
 
 
 def compare(engine: Engine, g: Graph, upstream: float = 1.0, mode: str = "local", what: str = "",
@@ -56,8 +64,9 @@ def compare(engine: Engine, g: Graph, upstream: float = 1.0, mode: str = "local"
         mine, ref = got.reads[reads[leaf]][1], expected.reads[reads[leaf]][1]
         initial = g.initial.get(leaf, 0.0)
         if not close(mine, ref):
+            uses, values = _local_view(g, leaf) if mode == "local" else (1, None)
             raise CheckFailure(f"{context}: your {names[leaf]}.grad = {fmt(mine)}, expected {fmt(ref)}"
-                               f"{hint(mine, ref, initial, seed)}")
+                               f"{hint(mine, ref, initial, seed, uses=uses, name=names[leaf], values=values)}")
         if use_fd:
             numeric = initial + seed * g.central_difference(leaf)
             if not close(mine, numeric, FD_ATOL, FD_RTOL):
