@@ -82,6 +82,7 @@ from autograder.checks.kit.nets import (
     params_problem,
     read_parameters,
     rng_weights,
+    run_training,
 )
 from autograder.checks.kit.strategies import LABELS, NUMBERS, SCORES, SEEDS, numbers, reals
 
@@ -789,30 +790,11 @@ def train_case(engine: Engine, case: TrainCase, target: float | None = None) -> 
     """Run the student's train() on a known-good MLP with known-good svm_loss and sgd_step; compare here."""
     X, y = _moons(case.points, case.data_seed)
     nouts = list(case.nouts)
-    p = Program(timeout=TRAIN_CPU if target is not None else None)
-    p.use_known_good(PIECES, "MLP", "svm_loss", "sgd_step")
-    m = p.call("MLP", const(2), const(nouts), what=f"MLP(2, {nouts})")
-    p.set_data_list(p.method(m, "parameters", what="model.parameters()"), case.weights())
-    alpha = [const(case.alpha)] if case.alpha is not None else []
-    losses = p.call("train", m, const(X), const(y), const(case.steps), *alpha, what=case.shown)
-    r_kind = p.read_kind(losses, case.shown)
-    r_kinds = p.read_kinds(losses, f"{case.shown} must return a list of losses")
-    r_losses = [p.read_number(p.item(losses, k, what=f"{case.shown}: a loss"),
-                              f"{case.shown}: the losses must be plain floats") for k in range(case.steps)]
-    r_w = p.read_list(p.method(m, "parameters", what="model.parameters()"), "the model's parameters after train")
-    got = run(engine, p)
-
-    kind = got[r_kind]
-    if kind != "list":
-        raise CheckFailure(f"{case.shown} returned {an(kind)}, expected a list of the {case.steps} losses "
-                           "(plain floats)")
-    kinds = got[r_kinds]
-    if len(kinds) != case.steps:
-        raise CheckFailure(f"{case.shown} returned {len(kinds)} losses, expected {case.steps} (one per step)")
-    if any(k != "float" for k in kinds):
-        raise CheckFailure(f"{case.shown} returned a list of {kinds_text(kinds)}, expected plain floats (loss.data)")
-    mine = [got[r] for r in r_losses]
-    weights = [d for d, _ in got[r_w]]
+    trained = run_training(engine, case.shown, pieces=PIECES, known_good=("svm_loss", "sgd_step"), nouts=nouts,
+                           weights=case.weights(), X=X, y=y, steps=case.steps,
+                           extra=[case.alpha] if case.alpha is not None else [],
+                           timeout=TRAIN_CPU if target is not None else None)
+    mine, weights, got = trained.losses, trained.weights, trained.reads
     if target is not None:
         acc = train_accuracy(case, weights)
         if acc < target:

@@ -70,9 +70,8 @@ from autograder.checks.kit import (
     run_property,
 )
 from autograder.checks.kit.compare import a as an
-from autograder.checks.kit.compare import kinds as kinds_text
 from autograder.checks.kit.gradients import hint
-from autograder.checks.kit.nets import mlp_param_count, rng_weights
+from autograder.checks.kit.nets import mlp_param_count, rng_weights, run_training
 from autograder.checks.kit.strategies import INITIAL, NUMBERS, UPSTREAM, reals
 from autograder.reasons import Reason
 
@@ -719,31 +718,11 @@ def train_accuracy(case: TrainCase, weights: Sequence[float]) -> float:
 def train_case(engine: Engine, case: TrainCase, target: float | None = None) -> None:
     """The student's train() on a known-good MLP with known-good cross_entropy and Adam; compared here."""
     X, y = _spirals(case.points, case.data_seed)
-    nouts = list(case.nouts)
-    p = Program(timeout=TRAIN_CPU if target is not None else None)
-    p.use_known_good(PIECES, "MLP", "cross_entropy", "Adam")
-    m = p.call("MLP", const(2), const(nouts), what=f"MLP(2, {nouts})")
-    p.set_data_list(p.method(m, "parameters", what="model.parameters()"), case.weights())
-    lr = [const(case.lr)] if case.lr is not None else []
-    losses = p.call("train", m, const(X), const(y), const(case.steps), *lr, what=case.shown)
-    r_kind = p.read_kind(losses, case.shown)
-    r_kinds = p.read_kinds(losses, f"{case.shown} must return a list of losses")
-    r_losses = [p.read_number(p.item(losses, k, what=f"{case.shown}: a loss"),
-                              f"{case.shown}: the losses must be plain floats") for k in range(case.steps)]
-    r_w = p.read_list(p.method(m, "parameters", what="model.parameters()"), "the model's parameters after train")
-    got = run(engine, p)
-
-    kind = got[r_kind]
-    if kind != "list":
-        raise CheckFailure(f"{case.shown} returned {an(kind)}, expected a list of the {case.steps} losses (plain "
-                           "floats)")
-    kinds = got[r_kinds]
-    if len(kinds) != case.steps:
-        raise CheckFailure(f"{case.shown} returned {len(kinds)} losses, expected {case.steps} (one per step)")
-    if any(k != "float" for k in kinds):
-        raise CheckFailure(f"{case.shown} returned a list of {kinds_text(kinds)}, expected plain floats (loss.data)")
-    mine = [got[r] for r in r_losses]
-    weights = [d for d, _ in got[r_w]]
+    trained = run_training(engine, case.shown, pieces=PIECES, known_good=("cross_entropy", "Adam"), nouts=case.nouts,
+                           weights=case.weights(), X=X, y=y, steps=case.steps,
+                           extra=[case.lr] if case.lr is not None else [],
+                           timeout=TRAIN_CPU if target is not None else None)
+    mine, weights, got = trained.losses, trained.weights, trained.reads
     if target is not None:
         acc = train_accuracy(case, weights)
         if acc < target:

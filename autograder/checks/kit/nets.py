@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from autograder.checks.kit.compare import KINK, a, kinds
-from autograder.checks.kit.program import Program
+from autograder.checks.kit.errors import CheckFailure
+from autograder.checks.kit.program import Engine, Program, Reads, const, run
 
 
 def rng_weights(seed: int, n: int) -> list[float]:
@@ -121,3 +124,44 @@ def parameters_problem(reads: object, r: tuple[int, int, int, int], want: list[i
     return params_problem(label, got[r_kind], got[r_kinds] if is_list else [],  # type: ignore[index]
                           got[r_first] if is_list else [], got[r_second] if is_list else [],  # type: ignore[index]
                           want, names, own, parts)
+
+
+@dataclass
+class Trained:
+    """What the student's ``train`` did: the losses it returned (plain floats), the weights after.
+
+    ``reads`` still holds the program's outcome: call ``reads.done()`` once the numbers are
+    compared, so an error the student's code raised after them is reported too.
+    """
+
+    losses: list[float]
+    weights: list[float]
+    reads: Reads
+
+
+def run_training(engine: Engine, shown: str, *, pieces: str, known_good: Sequence[str], nouts: Sequence[int],
+                 weights: Sequence[float], X: Sequence[Sequence[float]], y: Sequence[int], steps: int,
+                 extra: Sequence[Any] = (), timeout: float | None = None) -> Trained:
+    """The student's ``train(model, X, y, steps, *extra)`` on a known-good ``MLP(2, nouts)`` set to
+    ``weights`` (with the other ``known_good`` pieces), run on ``engine``; a CheckFailure unless it
+    returned a list of ``steps`` plain floats. ``shown``: the call as the student reads it."""
+    p = Program(timeout=timeout)
+    p.use_known_good(pieces, "MLP", *known_good)
+    m = p.call("MLP", const(2), const(list(nouts)), what=f"MLP(2, {list(nouts)})")
+    p.set_data_list(p.method(m, "parameters", what="model.parameters()"), list(weights))
+    losses = p.call("train", m, const(X), const(y), const(steps), *map(const, extra), what=shown)
+    r_kind = p.read_kind(losses, shown)
+    r_kinds = p.read_kinds(losses, f"{shown} must return a list of losses")
+    r_losses = [p.read_number(p.item(losses, k, what=f"{shown}: a loss"), f"{shown}: the losses must be plain floats")
+                for k in range(steps)]
+    r_w = p.read_list(p.method(m, "parameters", what="model.parameters()"), "the model's parameters after train")
+    got = run(engine, p)
+    kind = got[r_kind]
+    if kind != "list":
+        raise CheckFailure(f"{shown} returned {a(kind)}, expected a list of the {steps} losses (plain floats)")
+    item_kinds = got[r_kinds]
+    if len(item_kinds) != steps:
+        raise CheckFailure(f"{shown} returned {len(item_kinds)} losses, expected {steps} (one per step)")
+    if any(k != "float" for k in item_kinds):
+        raise CheckFailure(f"{shown} returned a list of {kinds(item_kinds)}, expected plain floats (loss.data)")
+    return Trained([got[r] for r in r_losses], [d for d, _ in got[r_w]], got)
