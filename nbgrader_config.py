@@ -23,6 +23,7 @@ from nbgrader.preprocessors import (
 
 from autograder.preprocessors import GuardedExecute, IntegrityScan, TrustedChecks
 from autograder.release import STUB
+from autograder.results.feedback_html import FeedbackExporter
 
 c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this file
 
@@ -89,6 +90,8 @@ c.TrustedChecks.skip_cells = ["training_demo", "plot"]
 # --- feedback -------------------------------------------------------------------
 # Never show hidden test source in feedback.
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+# nbconvert's HTMLExporter minus its BeautifulSoup pass (half the CPU of a page; the same page).
+c.GenerateFeedback.exporter_class = FeedbackExporter
 c.ClearHiddenTests.enforce_metadata = False
 
 # --- export -----------------------------------------------------------------------

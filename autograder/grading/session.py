@@ -9,6 +9,7 @@ converter, retries on a locked gradebook, and classifies the result into one ``O
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
@@ -59,6 +60,7 @@ class GradingSession:
         self.app.initialize(["--force", *overrides])
         self.app.log.setLevel("INFO")
         self.coursedir = self.app.coursedir
+        self._feedback: Any = None
 
     def autograde(self, job: Job) -> dict[str, Any]:
         """nbgrader's ``Autograde`` converter for one student: {success, log, error}, as NbGraderAPI returns."""
@@ -72,17 +74,13 @@ class GradingSession:
             return capture_log(converter)
 
     def generate_feedback(self, job: Job) -> dict[str, Any]:
-        from nbgrader.converters import GenerateFeedback
+        """nbgrader's ``GenerateFeedback`` for one student, with one exporter for the whole session."""
         from nbgrader.utils import capture_log, temp_attrs
-        from traitlets.config import Config
 
-        cfg = Config()
-        cfg.HTMLExporter.template_name = "feedback"
+        if self._feedback is None:
+            self._feedback = _session_feedback(self.coursedir, self.app)
         with temp_attrs(self.coursedir, assignment_id=job.assignment, student_id=job.student):
-            converter = GenerateFeedback(coursedir=self.coursedir, parent=self.app)
-            converter.update_config(cfg)
-            converter.force = True
-            return capture_log(converter)
+            return capture_log(self._feedback)
 
     def grade(self, job: Job) -> Outcome:
         """Autograde, classify and (if anything was autograded) generate feedback for one submission."""
@@ -130,6 +128,38 @@ class GradingSession:
         for name, nb in nbs.items():
             oc.classify_notebook(outcome, nb, name)
         outcome.cells, outcome.score, outcome.max_score = gradebook_cells(self.course, job, nbs)
+
+
+def _session_feedback(coursedir: Any, app: Any) -> Any:
+    """A ``GenerateFeedback`` converter that builds its exporter once and keeps it for every later student.
+
+    Stock ``nbgrader generate_feedback`` converts a whole class with one exporter; a converter per
+    submission would compile the HTML templates again for each one (a fifth of a page's CPU).
+    """
+    from nbconvert.writers import FilesWriter
+    from nbgrader.converters import GenerateFeedback
+    from traitlets.config import Config
+
+    class SessionFeedback(GenerateFeedback):
+        kept: Any = None
+
+        def start(self) -> None:  # BaseConverter.start, with the exporter made only the first time
+            self.init_notebooks()
+            self.writer = FilesWriter(parent=self, config=self.config)
+            if self.kept is None:
+                self.kept = self.exporter_class(parent=self, config=self.config)
+                for pp in self.preprocessors:
+                    self.kept.register_preprocessor(pp)
+            self.exporter = self.kept
+            with contextlib.chdir(self.coursedir.root):
+                self.convert_notebooks()
+
+    cfg = Config()
+    cfg.HTMLExporter.template_name = "feedback"
+    converter = SessionFeedback(coursedir=coursedir, parent=app)
+    converter.update_config(cfg)
+    converter.force = True
+    return converter
 
 
 def _is_db_lock(text: str) -> bool:
