@@ -55,7 +55,7 @@ def test_the_grading_packages_are_not_importable_even_with_site_packages() -> No
     out = run_jailed("""
         import site, sys
         site.main()  # python -I -S inside; turn site-packages on as a student would
-        for name in ('zengrad_ref.engine', 'autograder.checks.ps1', 'autograder.sandbox'):
+        for name in ('zengrad_ref.engine', 'autograder.checks.ps1', 'autograder.sandbox', 'debugpy.server'):
             try:
                 __import__(name)
                 print(name, 'IMPORTED')
@@ -63,7 +63,7 @@ def test_the_grading_packages_are_not_importable_even_with_site_packages() -> No
                 print(name, 'hidden')
     """)
     assert out.stdout.split() == ["zengrad_ref.engine", "hidden", "autograder.checks.ps1", "hidden",
-                                  "autograder.sandbox", "hidden"], out.stdout + out.stderr
+                                  "autograder.sandbox", "hidden", "debugpy.server", "hidden"], out.stdout + out.stderr
 
 
 def test_a_stray_installed_copy_of_the_grading_packages_is_masked_too(tmp_path: Path, monkeypatch) -> None:

@@ -4,7 +4,8 @@ A :class:`Jail` is one sandbox instance. The program inside sees:
 
 * the interpreter and the libraries it needs, read-only (``/usr``, the Python prefix and the
   virtualenv); the grading packages (``autograder``, ``zengrad_ref``) are masked even when they
-  are installed into that virtualenv;
+  are installed into that virtualenv, and so is ``debugpy`` (a kernel under grading needs no
+  debugger, and importing it is a fifth of a kernel's start-up CPU);
 * a fresh private home (``/home/student``, a size-capped tmpfs, the working directory) seeded
   with a copy of the submission's files, and a size-capped ``/tmp``; nothing else is writable,
   and the course directory, the gradebook, other submissions and the grader's home are not there;
@@ -46,6 +47,7 @@ HOME = "/home/student"  # the sandbox's home and working directory
 SEED = "/zengrad/seed"  # read-only copy of the submission's files, copied into HOME at start
 SANDBOX_UID_INSIDE = 65534  # what the student's code sees as its uid in a user namespace
 HIDDEN_PACKAGES = ("autograder", "zengrad_ref")
+UNNEEDED_PACKAGES = ("debugpy",)  # ipykernel runs without its debugger when this cannot be imported
 UNSAFE_WARNING = ("SANDBOX DISABLED (Sandbox.backend = 'none'): student code runs unjailed, as the grader's "
                   "user, and can read the course, the gradebook and the reference engine")
 
@@ -117,11 +119,11 @@ def _python_roots() -> list[Path]:
 
 
 def _masked(roots: list[Path]) -> list[Path]:
-    """Copies of the grading packages visible through a bound root: the one Python imports, and any
+    """Copies of the masked packages visible through a bound root: the one Python imports, and any
     other installed copy (a stale ``pip install .``) in a site directory or on ``sys.path``."""
     out: list[Path] = []
     found: list[Path] = []
-    for name in HIDDEN_PACKAGES:
+    for name in (*HIDDEN_PACKAGES, *UNNEEDED_PACKAGES):
         try:
             spec = importlib.util.find_spec(name)
         except (ImportError, ValueError):
