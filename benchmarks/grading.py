@@ -12,11 +12,14 @@ fresh copies of the course:
 
 1. stock: ``nbgrader autograde ASSIGNMENT`` for each assignment, serially;
 2. ``zengrad-kit grade --no-feedback`` (autograde only, like stock);
-3. ``zengrad-kit grade`` (autograde + feedback HTML + reports + CSV).
+3. the same with ``--Sandbox.backend=none`` (the sandbox's cost);
+4. ``zengrad-kit grade`` (autograde + feedback HTML + reports + CSV);
+5. with ``--scheduler``: ``zengrad-kit grade --no-feedback`` on a Dask cluster.
 
-Wall seconds include process start-up. Grades of runs 1 and 2 must be equal. The phases
-(kernel start, execution, trusted checks) come from what the course's preprocessors record in
-every autograded notebook (``metadata.zengrad.timings``), the same in every run.
+Wall seconds include process start-up. CPU seconds come from the machine's own counters (run it
+on a quiet machine; the load before the run is printed). Grades of every run must be equal. The
+phases (kernel start, execution, trusted checks, kernel and worker CPU) come from what the course's
+preprocessors record in every autograded notebook (``metadata.zengrad.timings``).
 Prints a Markdown table (the one in ``benchmarks/README.md``).
 """
 
@@ -195,9 +198,10 @@ def main() -> int:
     labels = [label for label in args.runs.split(",") if label]
     cluster = None
     if args.scheduler:
-        labels.append("dask")
+        if "dask" not in labels:
+            labels.append("dask")
         if args.scheduler == "local":
-            cluster = LocalCluster(2, work / "dask")
+            cluster = LocalCluster(2, work / "dask-cluster")  # not work / "dask": the run's course copy
     worker_args = ["--workers", str(args.workers)] if args.workers else []
     rows = []
     copies = {}
