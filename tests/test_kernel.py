@@ -54,6 +54,14 @@ def test_sleeping_is_not_cpu_time() -> None:
     assert text(nb.cells[0]) == "rested\n" and nb.metadata.zengrad["cpu_limited"] == []
 
 
+def test_consecutive_prints_are_one_output_however_the_kernel_flushed_them() -> None:
+    """ipykernel sends buffered stdout every 0.2 s: on a busy grader two prints may arrive as one message or two."""
+    nb = execute("import sys, time\nprint('one')\nsys.stdout.flush()\ntime.sleep(0.5)\nprint('two')\n",
+                 "print('a')\ndisplay('between')\nprint('b')")
+    assert [(o.name, o.text) for o in nb.cells[0].outputs] == [("stdout", "one\ntwo\n")]
+    assert [o.output_type for o in nb.cells[1].outputs] == ["stream", "display_data", "stream"]  # order is kept
+
+
 def test_a_kernel_that_ignores_the_interrupt_is_killed_and_the_rest_not_run() -> None:
     started = time.monotonic()
     nb = execute("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass",
