@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from autograder.checks import Verdict, run_check
-from autograder.checks.kit import CheckAborted, Outcome, Program, ReferenceEngine
+from autograder.checks.kit import CheckAborted, Program, ProgramResult, ReferenceEngine
 from autograder.mutants import Mutant
 from autograder.preprocessors import CHECK_CALL, is_test_cell
 from tests.course_helpers import REPO, mutate, read_nb, solution_nb
@@ -47,7 +47,7 @@ class TimedEngine(ReferenceEngine):
     visited set takes about a billion steps) would never end in-process.
     """
 
-    def run(self, program: Program) -> Outcome:
+    def run(self, program: Program) -> ProgramResult:
         limit = program.timeout or DEFAULT_CPU_SECONDS
 
         def out_of_time(signum: int, frame: object) -> None:
@@ -58,7 +58,7 @@ class TimedEngine(ReferenceEngine):
         try:
             outcome = super().run(program)
         except _OutOfTime:
-            outcome = Outcome([], {"type": "_OutOfTime"})
+            outcome = ProgramResult([], {"type": "_OutOfTime"})
         finally:
             signal.setitimer(signal.ITIMER_VIRTUAL, 0)
             signal.signal(signal.SIGVTALRM, previous)

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from autograder.checks.kit.errors import CheckAborted
-from autograder.checks.kit.program import Outcome, Program
+from autograder.checks.kit.program import Program, ProgramResult
 
 
 @dataclass
-class CellResult:
+class ReplayedCell:
     index: int
     ok: bool
     error: dict | None = None  # {"type", "message"}
@@ -56,8 +56,8 @@ class StudentEngine:
         self.sandbox = sandbox
         self.max_reply_bytes = max_reply_bytes
         self.done: list[int] = []  # cells executed (and kept) in the current worker
-        self.results: dict[int, CellResult] = {}
-        self.fatal: CellResult | None = None
+        self.results: dict[int, ReplayedCell] = {}
+        self.fatal: ReplayedCell | None = None
         self._worker: Any = None
         self.programs_run = 0
         self.workers_started = 0
@@ -99,7 +99,7 @@ class StudentEngine:
             try:
                 self._replay()
             except WorkerLost as lost:
-                self.fatal = CellResult(self.done[-1] if self.done else -1, False,
+                self.fatal = ReplayedCell(self.done[-1] if self.done else -1, False,
                                         {"type": lost.reason, "message": str(lost)}, fatal=lost.reason)
                 return
         for index, source in self.cells:
@@ -129,19 +129,19 @@ class StudentEngine:
                 if interrupted:
                     error = {"type": "CPUTimeLimit", "message": f"cell {index} used more than {self.cell_cpu:g} "
                                                                 "CPU seconds and was interrupted"}
-                self.results[index] = CellResult(index, bool(r["ok"]) and not interrupted, error)
+                self.results[index] = ReplayedCell(index, bool(r["ok"]) and not interrupted, error)
                 self.done.append(index)
             except WorkerLost as lost:
-                self.results[index] = CellResult(index, False, {"type": lost.reason, "message": str(lost)},
+                self.results[index] = ReplayedCell(index, False, {"type": lost.reason, "message": str(lost)},
                                                  fatal=lost.reason)
                 self.fatal = self.results[index]
             except (KeyError, IndexError, TypeError):
-                self.results[index] = CellResult(index, False, {"type": "protocol", "message": "malformed reply"},
+                self.results[index] = ReplayedCell(index, False, {"type": "protocol", "message": "malformed reply"},
                                                  fatal="protocol")
                 self.fatal = self.results[index]
                 self._worker.kill()
 
-    def run(self, program: Program) -> Outcome:
+    def run(self, program: Program) -> ProgramResult:
         from autograder.sandbox.worker import Budget, WorkerLost
 
         if self.fatal:
@@ -180,9 +180,9 @@ class StudentEngine:
             self._worker.close()
             self._worker = None
             raise CheckAborted("protocol", "the grader could not read your code's answer")
-        return Outcome(reply["reads"], None if reply.get("ok") else reply.get("error"))
+        return ProgramResult(reply["reads"], None if reply.get("ok") else reply.get("error"))
 
-    def cell_errors(self) -> list[CellResult]:
+    def cell_errors(self) -> list[ReplayedCell]:
         out = [r for r in self.results.values() if not r.ok]
         if self.fatal is not None and self.fatal.index not in self.results:
             out.append(self.fatal)

@@ -37,8 +37,8 @@ from autograder.checks.kit.graph import Graph
 from autograder.checks.kit.program import (
            Engine,
            Operand,
-           Outcome,
            Program,
+           ProgramResult,
            Reads,
            ReferenceEngine,
            const,
@@ -49,6 +49,6 @@ from autograder.checks.kit.program import (
 from autograder.checks.kit.runner import SETTINGS, batched, batches, run_property
 
 __all__ = ["FD_ATOL", "FD_RTOL", "KINK", "REF_ATOL", "REF_RTOL", "SETTINGS", "CheckAborted", "CheckFailure",
-           "Engine", "Graph", "Operand", "Outcome", "Program", "Reads", "ReferenceEngine", "StopCheck", "a",
+           "Engine", "Graph", "Operand", "ProgramResult", "Program", "Reads", "ReferenceEngine", "StopCheck", "a",
            "all_close", "batched", "batches", "close", "compare", "const", "fmt", "fmts", "kinds", "points",
            "reference", "run", "run_property", "short", "student_error"]

@@ -194,7 +194,7 @@ class Program:
 
 
 @dataclass
-class Outcome:
+class ProgramResult:
     """What running a program gave: the reads so far, and the error that stopped it, if any."""
 
     reads: list[Any]
@@ -206,7 +206,7 @@ class Outcome:
 
 
 class Engine(Protocol):
-    def run(self, program: Program) -> Outcome: ...
+    def run(self, program: Program) -> ProgramResult: ...
 
 
 class ReferenceEngine:
@@ -222,12 +222,12 @@ class ReferenceEngine:
             "topological_sort": zengrad_ref.topological_order,
         }
 
-    def run(self, program: Program) -> Outcome:
+    def run(self, program: Program) -> ProgramResult:
         reply = run_program(program.steps, self.ns)
-        return Outcome(reply["reads"], None if reply["ok"] else reply["error"])
+        return ProgramResult(reply["reads"], None if reply["ok"] else reply["error"])
 
 
-def student_error(program: Program, outcome: Outcome, context: str = "",
+def student_error(program: Program, outcome: ProgramResult, context: str = "",
                   build_hint: str = "keep the given Value class and forward passes intact") -> BaseException:
     """The verdict for a program that stopped in the student's code: the one translation every check uses.
 
@@ -265,7 +265,7 @@ class Reads:
     or the error itself. :meth:`done` raises an error that came after the last read.
     """
 
-    def __init__(self, program: Program, outcome: Outcome, context: str = "") -> None:
+    def __init__(self, program: Program, outcome: ProgramResult, context: str = "") -> None:
         self.program, self.outcome, self.context = program, outcome, context
 
     def __getitem__(self, r: int) -> Any:
@@ -289,7 +289,7 @@ def run(engine: Engine, program: Program, context: str = "") -> Reads:
     return Reads(program, engine.run(program), context)
 
 
-def reference(program: Program, engine: Engine | None = None) -> Outcome:
+def reference(program: Program, engine: Engine | None = None) -> ProgramResult:
     """The reference's run of ``program``; a failure there is a bug in the check, never the student's."""
     out = (engine or ReferenceEngine()).run(program)
     if not out.ok:
