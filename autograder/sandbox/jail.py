@@ -328,6 +328,12 @@ class Jail:
         etc_files = [p for p in ("/etc/ld.so.cache", "/etc/fonts", "/etc/localtime", "/var/cache/fontconfig")
                      if os.path.exists(p)]
         targets = [*etc_files, "/etc/passwd", str(self.seed), SEED, *map(str, roots), *self.extra_ro_binds]
+        # the private tmpfs mounts first: a Python root or the virtualenv may live under /tmp or /home
+        # (a clone in /tmp), and a bind mounted before them would be hidden by them
+        args += ["--perms", "1777", "--size", str(lim.tmp_bytes), "--tmpfs", "/tmp",
+                 "--perms", "0755", "--size", str(lim.home_bytes), "--tmpfs", "/home",
+                 "--perms", "0700" if self._lease is not None else "0777", "--size", str(lim.home_bytes),
+                 "--tmpfs", HOME]
         args += ["--ro-bind", "/usr", "/usr", *_usr_merge_args(), *_parent_dirs(targets)]
         for etc in etc_files:
             args += ["--ro-bind", etc, etc]
@@ -342,12 +348,7 @@ class Jail:
             args += ["--ro-bind-try", path, path]
         for path in _masked(roots):
             args += ["--tmpfs", str(path)]
-        args += ["--proc", "/proc", "--dev", "/dev",
-                 "--perms", "1777", "--size", str(lim.tmp_bytes), "--tmpfs", "/tmp",
-                 "--perms", "0755", "--size", str(lim.home_bytes), "--tmpfs", "/home",
-                 "--perms", "0700" if self._lease is not None else "0777", "--size", str(lim.home_bytes),
-                 "--tmpfs", HOME,
-                 "--ro-bind", str(self.seed), SEED]
+        args += ["--proc", "/proc", "--dev", "/dev", "--ro-bind", str(self.seed), SEED]
         if self.ipc_dir is not None:  # after the tmpfs mounts: its parents may be under /tmp
             args += [*_parent_dirs([str(self.ipc_dir)], skip=set()), "--bind", str(self.ipc_dir), str(self.ipc_dir)]
         args += ["--chdir", HOME, "--clearenv"]
