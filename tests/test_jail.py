@@ -217,3 +217,15 @@ def test_worker_budgets_are_cpu_time_and_the_backstop_is_wall_time() -> None:
         with pytest.raises(WorkerLost) as sleeper:
             worker.request({"cmd": "exec", "cells": [[0, "import time\ntime.sleep(60)"]]}, Budget(cpu=0.5, wall=2))
         assert sleeper.value.reason == "stalled" and time.monotonic() - started < 10
+
+
+def test_a_python_root_under_tmp_is_visible_inside(tmp_path: Path, monkeypatch) -> None:
+    """A clone (and its virtualenv) in /tmp: the jail's private /tmp must not hide it."""
+    from autograder.sandbox import jail as jail_module
+    root = tmp_path / "clone" / ".venv"
+    root.mkdir(parents=True)
+    (root / "marker.txt").write_text("visible")
+    original = jail_module._python_roots
+    monkeypatch.setattr(jail_module, "_python_roots", lambda: [*original(), root])
+    out = run_jailed(f"print(open({str(root / 'marker.txt')!r}).read())")
+    assert str(tmp_path).startswith("/tmp/") and out.stdout.strip() == "visible", out.stdout + out.stderr
