@@ -21,6 +21,7 @@ from nbgrader.preprocessors import (
     SaveAutoGrades,
 )
 
+import autograder.screen
 from autograder.preprocessors import GuardedExecute, IntegrityScan, TrustedChecks
 from autograder.release import STUB
 from autograder.results.feedback_html import FeedbackExporter
@@ -35,7 +36,12 @@ c.CourseDirectory.root = HERE
 # (a JupyterHub deployment points this at a shared, writable directory instead).
 c.Exchange.root = os.environ.get("ZENGRAD_EXCHANGE", os.path.join(HERE, "exchange"))
 c.Exchange.path_includes_course = True
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".zengrad"]
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".zengrad",
+                            # active documents of a student's never travel on to autograded/ and feedback/
+                            *autograder.screen.ACTIVE_FILE_PATTERNS]
+# Collect refuses submissions in someone else's name, back-dated ones and links (autograder/exchange.py);
+# the time of receipt, not the student's clock, is what late penalties see.
+c.ExchangeFactory.collect = "autograder.exchange.OwnerCheckedCollect"
 
 # --- generate_assignment ------------------------------------------------------
 c.ClearSolutions.code_stub = {"python": STUB}  # autograder.release.STUB: every stub fails alike
