@@ -25,6 +25,8 @@ import autograder.screen
 from autograder.preprocessors import GuardedExecute, IntegrityScan, TrustedChecks
 from autograder.release import STUB
 from autograder.results.feedback_html import FeedbackExporter
+from autograder.screen.notebook import NeutraliseUntrusted
+from autograder.screen.page import MATHJAX_URL
 
 c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this file
 
@@ -62,6 +64,7 @@ c.Autograde.autograde_preprocessors = [
     ClearMetadataPreprocessor,
     LimitOutput,
     TrustedChecks,  # the authoritative verdict of every hidden check
+    NeutraliseUntrusted,  # nothing the submission's outputs or markdown hold can run in a page
     SaveAutoGrades,
     AssignLatePenalties,
     CheckCellMetadata,
@@ -92,6 +95,13 @@ c.TrustedChecks.cpu_seconds = 600
 c.TrustedChecks.memory_limit_mb = 1024
 # Read-only demo cells no hidden check needs: the worker does not replay them (ps3's training demo: 3 s).
 c.TrustedChecks.skip_cells = ["training_demo", "plot"]
+
+# --- every page rendered from a submission (feedback, formgrader's view) ----------
+# The notebook is neutralised again before rendering, markdown is rendered through the allow-list,
+# and MathJax is one pinned version (the pages' Content-Security-Policy names its directory).
+c.HTMLExporter.preprocessors = [NeutraliseUntrusted]
+c.HTMLExporter.filters = {"markdown2html": "autograder.screen.page.markdown2html"}
+c.HTMLExporter.mathjax_url = MATHJAX_URL
 
 # --- feedback -------------------------------------------------------------------
 # Never show hidden test source in feedback.

@@ -87,6 +87,10 @@ class IntegrityScan(NbGraderPreprocessor):
     """Flag suspicious code and tampering; never changes a score by itself."""
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        # the grader's records start empty: a submission cannot bring its own metadata.zengrad
+        nb.metadata["zengrad"] = NotebookNode()
+        for cell in nb.cells:
+            cell.get("metadata", {}).pop("zengrad", None)
         trusted = _trusted_sources(resources, nb.cells)
         flags: list[dict] = []
         present = set()

@@ -11,6 +11,7 @@ from nbconvert.exporters import HTMLExporter
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from autograder.results.feedback_html import NO_ALT, FeedbackExporter, add_accessibility
+from autograder.screen.page import MATHJAX_URL, directory_of, harden
 
 ROOT = Path(__file__).resolve().parent.parent
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -38,9 +39,12 @@ def _notebook() -> nbformat.NotebookNode:
 
 
 def _same_page(nb: nbformat.NotebookNode, **config: object) -> None:
+    config.setdefault("mathjax_url", MATHJAX_URL)
     stock, _ = HTMLExporter(**config).from_notebook_node(nb)
     ours, _ = FeedbackExporter(**config).from_notebook_node(nb)
-    assert str(BeautifulSoup(ours, features="html.parser")) == stock
+    # the same page as stock HTMLExporter's, then hardened (a policy in <head>, MathJax pinned)
+    hardened, _ = harden(stock, [directory_of(MATHJAX_URL)])
+    assert str(BeautifulSoup(ours, features="html.parser")) == str(BeautifulSoup(hardened, features="html.parser"))
 
 
 @pytest.mark.parametrize("template", ["lab", "classic", "basic"])

@@ -7,6 +7,10 @@ the CPU of a feedback page. This exporter makes the same three edits on the rend
 itself, tag by tag, so the page is the same page (``tests/test_feedback_html.py`` parses both
 and compares them). ``nbgrader_config.py`` selects it for ``GenerateFeedback``, so stock
 ``nbgrader generate_feedback`` and ``zengrad-kit grade`` write the same feedback.
+
+A feedback page is rendered from a submission, so it is hardened last
+(:func:`autograder.screen.page.harden`): a Content-Security-Policy that admits only the
+template's own scripts and MathJax, pinned to one version's directory.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from nbconvert.exporters import HTMLExporter, TemplateExporter
 from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 from nbformat import NotebookNode
+from traitlets import default
+
+from autograder.screen.page import MATHJAX_URL, directory_of, harden
 
 NO_ALT = "No description has been provided for this image"
 _TAG_BODY = r"""(?:[^>"']|"[^"]*"|'[^']*')*>"""
@@ -65,7 +72,11 @@ def add_accessibility(html: str) -> tuple[str, int]:
 
 
 class FeedbackExporter(HTMLExporter):
-    """``HTMLExporter`` with its post-render BeautifulSoup pass replaced by :func:`add_accessibility`."""
+    """``HTMLExporter`` with its post-render BeautifulSoup pass replaced by :func:`add_accessibility`, hardened."""
+
+    @default("mathjax_url")
+    def _pinned_mathjax(self) -> str:
+        return MATHJAX_URL  # one version's directory, named in the page's policy (latest.js would look it up)
 
     def from_notebook_node(  # type: ignore[override]
         self, nb: NotebookNode, resources: dict[str, Any] | None = None, **kw: Any
@@ -83,4 +94,5 @@ class FeedbackExporter(HTMLExporter):
         html, missing = add_accessibility(html)
         if missing:
             self.log.warning("Alternative text is missing on %s image(s).", missing)
+        html, _ = harden(html, script_sources=[directory_of(self.mathjax_url)])
         return html, resources

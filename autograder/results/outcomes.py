@@ -135,6 +135,10 @@ def classify_notebook(outcome: Outcome, nb: Any, notebook: str) -> None:
         outcome.timings[key] = round(outcome.timings.get(key, 0.0) + float(value), 4)
     for flag in meta.get("integrity", []) or []:
         outcome.flags.append({"notebook": notebook, **dict(flag)})
+    for found in meta.get("neutralised", []) or []:
+        outcome.flags.append({"notebook": notebook, "cell": found.get("cell"), "kind": "active-content",
+                              "detail": "active content removed before any page showed it: "
+                                        + ", ".join(found.get("removed", []))})
     if meta.get("sandbox"):
         outcome.sandbox = meta["sandbox"]
     if meta.get("sandbox") == "none":
