@@ -50,6 +50,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from autograder.screen.text import plain_text
+
 CONFIG = "zengrad-gradescope.json"
 VISIBILITIES = ("after_due_date", "visible", "hidden", "after_published")
 SANDBOXES = ("bwrap", "none")
@@ -368,15 +370,17 @@ def results_json(cfg: dict[str, Any], status: str, summary: str, check_passed: b
         lines.append(f"WARNING: graded WITHOUT the sandbox (the bundle was built with --sandbox none). "
                      f"{unsafe_warning()}.")
     lines.append(summary)
-    output = "\n".join(lines)
+    # every output is plain text and declared so: Gradescope renders "text" escaped, never as HTML/Markdown
+    output = plain_text("\n".join(lines))
     tests: list[dict[str, Any]] = [{"name": CHECK_NAME, "number": "0", "status": "passed" if check_passed else "failed",
-                                    "output": output, "visibility": "visible"}]
+                                    "output": output, "output_format": "text", "visibility": "visible"}]
     for i, c in enumerate(cells, start=1):
-        tests.append({"name": c["name"], "number": str(i), "score": c["score"], "max_score": c["max_score"],
-                      "status": "passed" if c["score"] >= c["max_score"] else "failed", "output": c["output"],
-                      "tags": c["tags"], "visibility": visibility})
+        tests.append({"name": plain_text(c["name"]), "number": str(i), "score": c["score"],
+                      "max_score": c["max_score"], "status": "passed" if c["score"] >= c["max_score"] else "failed",
+                      "output": plain_text(c["output"]), "output_format": "text",
+                      "tags": [plain_text(t) for t in c["tags"]], "visibility": visibility})
     return {"score": score, "execution_time": int(round(seconds)), "output": output, "output_format": "text",
-            "visibility": visibility, "stdout_visibility": "hidden",
+            "test_output_format": "text", "visibility": visibility, "stdout_visibility": "hidden",
             "extra_data": {"status": status, "sandbox": cfg.get("sandbox", "bwrap"),
                            "assignment": cfg.get("assignment"), "fingerprint": cfg.get("fingerprint"), **extra},
             "tests": tests}

@@ -18,6 +18,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import CsvExportPlugin
 
 from autograder.results.outcomes import load_outcomes
+from autograder.screen.text import csv_cell
 
 KEYS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
         "raw_score", "late_submission_penalty", "score", "max_score", "status", "error"]
@@ -75,4 +76,6 @@ class StatusCsvExportPlugin(CsvExportPlugin):
                         submitted = True
                     row["status"], row["error"] = self._status(root, assignment.name, student.id, submitted,
                                                                outcomes)
-                    writer.writerow(["" if row[k] is None else str(row[k]) for k in KEYS])
+                    # a student's name or a quoted message that starts like a formula stays text
+                    writer.writerow([csv_cell(row[k] if row[k] is None or isinstance(row[k], int | float)
+                                              else str(row[k])) for k in KEYS])

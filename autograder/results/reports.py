@@ -17,9 +17,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from autograder.exchange import refused_submissions
 from autograder.results import outcomes as oc
 from autograder.results.outcomes import Outcome
 from autograder.sandbox.jail import UNSAFE_WARNING
+from autograder.screen.text import md_text, plain_text
 
 
 def reports_dir(course: Path) -> Path:
@@ -29,14 +31,15 @@ def reports_dir(course: Path) -> Path:
 def gradescope_results(outcome: Outcome) -> dict[str, Any]:
     """The Gradescope autograder ``results.json`` of one submission: one test per grade cell."""
     tests = [{
-        "name": c.grade_id if c.notebook == outcome.assignment else f"{c.notebook}: {c.grade_id}",
+        "name": plain_text(c.grade_id if c.notebook == outcome.assignment else f"{c.notebook}: {c.grade_id}"),
         "score": c.score,
         "max_score": c.max_score,
-        "output": c.output,
+        "output": plain_text(c.output),
+        "output_format": "text",  # shown escaped: a counterexample's repr is text, never markup
         "visibility": "visible",
     } for c in outcome.cells]
-    data: dict[str, Any] = {"score": outcome.score, "tests": tests,
-                            "execution_time": round(outcome.seconds, 3)}
+    data: dict[str, Any] = {"score": outcome.score, "tests": tests, "output_format": "text",
+                            "test_output_format": "text", "execution_time": round(outcome.seconds, 3)}
     lines = []
     if outcome.status == oc.ERROR:
         lines.append(f"Autograding error ({outcome.error_kind}): {outcome.message}\n"
@@ -44,7 +47,7 @@ def gradescope_results(outcome: Outcome) -> dict[str, Any]:
     if outcome.sandbox == "none":
         lines.append("Graded without the sandbox (Sandbox.backend = 'none').")
     if lines:
-        data["output"] = "\n".join(lines)
+        data["output"] = plain_text("\n".join(lines))
     data["extra_data"] = {"status": outcome.status, "sandbox": outcome.sandbox}
     return data
 
@@ -117,8 +120,22 @@ def histogram(outcomes: list[Outcome], path: Path) -> None:
     plt.close(fig)
 
 
-def summary_markdown(outcomes: list[Outcome], run_note: str = "") -> str:
-    """The instructor summary: counts, per-cell pass rates, and who needs a look."""
+def refused_markdown(refused: list[dict[str, Any]]) -> list[str]:
+    """The section on submissions ``collect`` refused (forged owner, back-dated, links, oversize ...)."""
+    if not refused:
+        return []
+    lines = ["", "## Refused at collect", "",
+             "These inbound submissions were not collected and are not graded; the files stay in the exchange's "
+             "`inbound/` (see `reports/collect.json`).", "",
+             "| inbound name | owner | received | reason |", "|---|---|---|---|"]
+    for e in refused:
+        lines.append(f"| {md_text(e.get('name', ''))} | {md_text(e.get('owner', ''))} | "
+                     f"{md_text(e.get('received', ''))} | {md_text(e.get('refused', ''))} |")
+    return lines
+
+
+def summary_markdown(outcomes: list[Outcome], run_note: str = "", refused: list[dict[str, Any]] | None = None) -> str:
+    """The instructor summary: counts, per-cell pass rates, who needs a look, refused submissions."""
     lines = ["# Grading summary", ""]
     if run_note:
         lines += [run_note, ""]
@@ -134,14 +151,14 @@ def summary_markdown(outcomes: list[Outcome], run_note: str = "") -> str:
         for o in subs:
             if o.status == oc.ERROR:
                 kinds[o.error_kind] += 1
-        kind_text = ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) or "none"
-        lines += [f"## {assignment}", "",
+        kind_text = ", ".join(f"{md_text(k)} {v}" for k, v in sorted(kinds.items())) or "none"
+        lines += [f"## {md_text(assignment)}", "",
                   f"{len(subs)} submissions; errors: {kind_text}. Score (of {top:g}): mean "
                   f"{statistics.fmean(scores):.2f}, median {statistics.median(scores):g}, "
                   f"min {min(scores):g}, max {max(scores):g}.", "",
                   "| cell | points | pass rate | mean score |", "|---|---:|---:|---:|"]
         for name, points, rate, mean in rates.get(assignment, []):
-            lines.append(f"| {name} | {points:g} | {100 * rate:.0f}% | {mean:.2f} |")
+            lines.append(f"| {md_text(name)} | {points:g} | {100 * rate:.0f}% | {mean:.2f} |")
         lines.append("")
     lines += ["![score histogram](histogram.png)", "", "## Outcomes", "",
               "*graded*: every cell has the score its code earned; a cell whose code was wrong, too slow (CPU "
@@ -157,13 +174,14 @@ def summary_markdown(outcomes: list[Outcome], run_note: str = "") -> str:
     else:
         lines += ["| assignment | student | score | why |", "|---|---|---:|---|"]
         for o, why in look:
-            lines.append(f"| {o.assignment} | {o.student} | {o.score:g}/{o.max_score:g} | "
-                         f"{why.replace('|', '/').replace(chr(10), ' ')} |")
+            lines.append(f"| {md_text(o.assignment)} | {md_text(o.student)} | {o.score:g}/{o.max_score:g} | "
+                         f"{md_text(why)} |")
     if noted:
         lines += ["", "## Notes (graded, nothing to do)", "", "| assignment | student | note |", "|---|---|---|"]
         for o in noted:
             for note in o.notes:
-                lines.append(f"| {o.assignment} | {o.student} | {note.replace('|', '/')} |")
+                lines.append(f"| {md_text(o.assignment)} | {md_text(o.student)} | {md_text(note)} |")
+    lines += refused_markdown(refused or [])
     return "\n".join(lines) + "\n"
 
 
@@ -189,7 +207,7 @@ def write_all(course: Path, result: Any, overrides: list[str] | None = None) -> 
     if not result.verified:
         note += "\n\n**Gradebook verification failed:** " + "; ".join(result.problems)
     summary = out / "summary.md"
-    summary.write_text(summary_markdown(everyone, note))
+    summary.write_text(summary_markdown(everyone, note, refused_submissions(course)))
     with contextlib.suppress(OSError):
         (out / "logs").mkdir(exist_ok=True)
     return summary

@@ -12,8 +12,10 @@ from __future__ import annotations
 import html
 import re
 
-# ASCII punctuation CommonMark lets us backslash-escape: all of it that can start markup
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+# inline markup characters (backslash-escaped); an underscore inside a word starts nothing (CommonMark's
+# flanking rules), so ``ps1_operators`` stays readable in the raw file
+_MD_SPECIAL = re.compile(r"([\\`*\[\]|~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+_MD_LINE_START = re.compile(r"^(\d*)([#+\-=.)])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -35,17 +37,19 @@ def plain_text(value: object, limit: int | None = None) -> str:
 def md_text(value: object) -> str:
     """Inline Markdown text (a table cell, a list item) that renders as exactly these characters.
 
-    HTML is escaped (no tag, no entity of the student's survives as markup) and every Markdown
-    metacharacter is backslash-escaped (no link, image, emphasis or code span), newlines become
-    spaces (a table row stays one row). Safe in any CommonMark or GitHub renderer, sanitising or not.
+    ``& < >`` are escaped (no tag, no entity of the student's survives as markup), every inline
+    Markdown metacharacter is backslash-escaped (no link, image, emphasis, code span or table
+    column), a leading block marker too, and newlines become spaces (a table row stays one row).
+    Safe in any CommonMark or GitHub renderer, sanitising or not.
     """
     text = plain_text(value).replace("\r", " ").replace("\n", " ")
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=True))
+    text = _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+    return _MD_LINE_START.sub(r"\1\\\2", text)
 
 
 def md_code(value: object) -> str:
     """A Markdown code span holding ``value`` as text (for identifiers such as a grade id)."""
-    text = plain_text(value).replace("\n", " ").replace("`", "'")
+    text = plain_text(value).replace("\r", " ").replace("\n", " ").replace("`", "'").replace("|", "\\|")
     return f"`{text}`" if text else ""
 
 
