@@ -81,6 +81,13 @@ class FeedbackExporter(HTMLExporter):
     def from_notebook_node(  # type: ignore[override]
         self, nb: NotebookNode, resources: dict[str, Any] | None = None, **kw: Any
     ) -> tuple[str, dict[str, Any]]:
+        html, resources = self.render(nb, resources, **kw)
+        html, _ = harden(html, script_sources=[directory_of(self.mathjax_url)])
+        return html, resources
+
+    def render(self, nb: NotebookNode, resources: dict[str, Any] | None = None, **kw: Any
+               ) -> tuple[str, dict[str, Any]]:
+        """The page before it is hardened (the tests' control: what the template alone makes of a notebook)."""
         # HTMLExporter.from_notebook_node up to the render (nbconvert 7), then our edits instead of the soup
         langinfo = nb.metadata.get("language_info", {})
         lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
@@ -94,5 +101,4 @@ class FeedbackExporter(HTMLExporter):
         html, missing = add_accessibility(html)
         if missing:
             self.log.warning("Alternative text is missing on %s image(s).", missing)
-        html, _ = harden(html, script_sources=[directory_of(self.mathjax_url)])
         return html, resources

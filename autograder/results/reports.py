@@ -5,7 +5,8 @@ Everything goes under ``<course>/reports/`` (gitignored):
 * ``<assignment>/<student>/results.json`` (Gradescope autograder schema) and ``autograde.log``;
 * ``outcomes.json``: one outcome per submission (read by ``autograder.results.export`` for the CSV);
 * ``grades.csv``: ``nbgrader export`` with the course's plugin (status and error columns);
-* ``summary.md`` and ``histogram.png``: pass rate per cell, score distribution, students who need a look.
+* ``summary.md`` and ``histogram.png``: pass rate per cell, score distribution, students who need a look;
+  ``summary.html``: the same as a self-contained page (sanitised, under a policy that runs no script).
 """
 
 from __future__ import annotations
@@ -185,6 +186,31 @@ def summary_markdown(outcomes: list[Outcome], run_note: str = "", refused: list[
     return "\n".join(lines) + "\n"
 
 
+SUMMARY_POLICY = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; form-action 'none'; "
+                  "base-uri 'none'")
+
+
+def summary_page(markdown: str, histogram_png: bytes | None = None) -> str:
+    """``summary.md`` as a page to open in a browser: through the allow-list, under a policy that runs nothing."""
+    import base64
+    import html
+
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    from autograder.screen.sanitize import clean_html
+
+    if histogram_png is not None:  # self-contained: the page loads nothing, not even its own folder
+        url = "data:image/png;base64," + base64.b64encode(histogram_png).decode("ascii")
+        markdown = markdown.replace("](histogram.png)", f"]({url})")
+    body = clean_html(markdown2html_mistune(markdown))
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
+            f'<meta http-equiv="Content-Security-Policy" content="{html.escape(SUMMARY_POLICY)}">\n'
+            '<meta name="referrer" content="no-referrer"><title>Grading summary</title>\n'
+            "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto;padding:0 1em}"
+            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .5em}</style>\n"
+            f"</head><body>\n{body}\n</body></html>\n")
+
+
 def write_all(course: Path, result: Any, overrides: list[str] | None = None) -> Path:
     """Every report of a run; returns the summary's path."""
     course = Path(course)
@@ -207,7 +233,9 @@ def write_all(course: Path, result: Any, overrides: list[str] | None = None) -> 
     if not result.verified:
         note += "\n\n**Gradebook verification failed:** " + "; ".join(result.problems)
     summary = out / "summary.md"
-    summary.write_text(summary_markdown(everyone, note, refused_submissions(course)))
+    text = summary_markdown(everyone, note, refused_submissions(course))
+    summary.write_text(text)
+    (out / "summary.html").write_text(summary_page(text, (out / "histogram.png").read_bytes()))
     with contextlib.suppress(OSError):
         (out / "logs").mkdir(exist_ok=True)
     return summary

@@ -8,7 +8,8 @@ it next (our feedback page, formgrader's view, a stock ``jupyter nbconvert``) ge
 
 * outputs of the mime types a grader reads: ``text/plain``; ``text/html`` and ``text/markdown``
   through the allow-list of :mod:`.sanitize`; ``text/latex`` escaped (MathJax reads the text);
-  PNG, JPEG and GIF as checked base64; SVG as an image of itself (no script, no fetches).
+  PNG, JPEG and GIF as checked base64; SVG as an image of itself (no script, no fetches): the
+  template's own ``<img>`` of a plain drawing, ours of one with anything active in it.
   JavaScript, widget views and state, and every other type are replaced by a plain-text note;
 * output metadata reduced to numeric image sizes, stream names to stdout/stderr;
 * markdown cells whose raw HTML or links would do anything (a tag with attributes, a comment,
@@ -43,6 +44,12 @@ _CELL_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _BARE_TAG = re.compile(r"^</?([a-zA-Z][a-zA-Z0-9]*)\s*/?>$")
 _TAG_OR_COMMENT = re.compile(r"<!--.*?(?:-->|$)|<[^>]*>?", re.S)
 _SAFE_URL = re.compile(r"^(?:https?://|mailto:|#)[^\s\"'<>`]*$", re.I)
+# what a graphviz or matplotlib drawing never holds: such an SVG is only ever shown as an image of itself
+_ACTIVE_SVG = re.compile(r"<script|<foreignObject|<iframe|<set\b|<animate|<handler|<a\b|\son[a-z]+\s*=|javascript:"
+                         r"|href\s*=\s*[\"'](?!#|data:image/(?:png|jpeg|gif);)|url\((?!\s*['\"]?#)|@import|<!ENTITY",
+                         re.I)
+_MARKUP_CHARS = re.compile(r"[<>\"'`]")
+_MARKUP_IN_TEXT = re.compile(r"<[A-Za-z/!?]")
 _LANGUAGE = re.compile(r"^[\w+#.\- ]{0,40}$")
 
 
@@ -68,6 +75,8 @@ def _markdown_tokens(source: str) -> list[dict]:
 
 def markdown_is_inert(source: str, attachments: dict | None = None) -> bool:
     """True when a markdown text renders to nothing active (checked on mistune's tokens, as nbconvert parses it)."""
+    if _is_sanitised_block(source):
+        return True  # what an earlier pass wrote (an HTML block the allow-list leaves as it is)
     try:
         stack = list(_markdown_tokens(source))
     except Exception:  # noqa: BLE001 - what nbconvert cannot parse is not shown as markdown
@@ -76,6 +85,9 @@ def markdown_is_inert(source: str, attachments: dict | None = None) -> bool:
         tok = stack.pop()
         kind = tok.get("type")
         if kind in {"block_html", "inline_html"} and not _raw_html_is_inert(tok.get("raw", "")):
+            return False
+        # nbconvert renders text unescaped (escape=False): markup mistune did not take for HTML is HTML still
+        if kind == "text" and _MARKUP_IN_TEXT.search(tok.get("raw", "")):
             return False
         url = (tok.get("attrs") or {}).get("url")
         if kind == "link" and url is not None and not _SAFE_URL.match(url):
@@ -108,6 +120,13 @@ def _as_markdown_block(sanitised_html: str) -> str:
     """Sanitised HTML that a markdown renderer passes through unchanged: one HTML block, no blank line in it."""
     body = re.sub(r"\n[ \t]*(?=\n)", "\n&#32;", sanitised_html.strip())
     return f"<div>\n{body}\n</div>"
+
+
+def _is_sanitised_block(source: str) -> bool:
+    """``source`` is one HTML block of allow-listed HTML, as :func:`_as_markdown_block` writes it."""
+    if not (source.startswith("<div>\n") and source.endswith("\n</div>")):
+        return False
+    return _as_markdown_block(clean_html(source[len("<div>\n"):-len("\n</div>")])) == source
 
 
 def _clean_attachments(cell: NotebookNode, found: list[str]) -> None:
@@ -146,14 +165,24 @@ def _clean_bundle(data: dict, found: list[str]) -> dict:
                 found.append("text/markdown")
                 out["text/html"] = render_markdown(text)
         elif mime == "text/latex":
-            out[mime] = html.escape(text, quote=False)
+            # templates put LaTeX into the page raw for MathJax: no tag may form (entities only make text)
+            escaped = text.replace("<", "&lt;").replace(">", "&gt;")
+            if escaped != text:
+                found.append("text/latex")
+            out[mime] = escaped
         elif mime in IMAGE_TYPES:
             if is_base64(text):
                 out[mime] = text
             else:
                 found.append(f"{mime} that is not base64")
         elif mime == "image/svg+xml":
-            out["text/html"] = svg_as_image(text)
+            # nbconvert's templates draw SVG as an <img> of itself (inert); one that could do anything inline
+            # (were a template to inline it) is shown as that <img> by us, whatever the template does
+            if _ACTIVE_SVG.search(text):
+                found.append("image/svg+xml with script or links")
+                out["text/html"] = svg_as_image(text)
+            else:
+                out[mime] = text
         else:
             found.append(mime)
     if not any(k in out for k in ("text/html", "text/markdown", "text/latex", *IMAGE_TYPES)):
@@ -163,10 +192,22 @@ def _clean_bundle(data: dict, found: list[str]) -> dict:
     return out
 
 
-def _clean_output_metadata(meta: Any) -> dict:
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in (*_strings(k), *_strings(v))]
+    if isinstance(value, list | tuple):
+        return [t for v in value for t in _strings(v)]
+    return []
+
+
+def _clean_output_metadata(meta: Any, found: list[str]) -> dict:
     kept: dict[str, Any] = {}
     if not isinstance(meta, dict):
         return kept
+    if any(_MARKUP_CHARS.search(text) for text in _strings(meta)):  # honest metadata (sizes, matplotlib's) has none
+        found.append("output metadata with markup")
     for mime, value in meta.items():
         if isinstance(value, dict):
             size = {k: v for k, v in value.items() if k in {"width", "height"} and isinstance(v, int)
@@ -189,7 +230,7 @@ def _clean_output(out: NotebookNode, found: list[str]) -> NotebookNode | None:
                           "traceback": [str(line) for line in (out.get("traceback") or [])]})
     if kind in {"display_data", "execute_result"}:
         clean = {"output_type": kind, "data": _clean_bundle(dict(out.get("data") or {}), found),
-                 "metadata": _clean_output_metadata(out.get("metadata"))}
+                 "metadata": _clean_output_metadata(out.get("metadata"), found)}
         if kind == "execute_result":
             count = out.get("execution_count")
             clean["execution_count"] = count if isinstance(count, int) and not isinstance(count, bool) else None

@@ -70,9 +70,11 @@ def policy(script_hashes: Iterable[str], script_sources: Iterable[str] = (), han
 
 
 def harden(html: str, script_sources: Iterable[str] = (), handler_hashes: Iterable[str] = (),
-           connect: Iterable[str] = (), images: Iterable[str] = (), meta: bool = True) -> tuple[str, str]:
+           connect: Iterable[str] = (), images: Iterable[str] = (), meta: bool = True,
+           script_hashes: Iterable[str] = ()) -> tuple[str, str]:
     """(page, policy): the page with MathJax's config block made a plain script, and its policy.
 
+    ``script_hashes``: further inline scripts the caller vouches for (constant texts of its templates).
     With ``meta`` the policy is inserted as the ``<head>``'s first element after the charset, before
     any script and any content; otherwise the caller sends it as a header.
     """
@@ -88,7 +90,7 @@ def harden(html: str, script_sources: Iterable[str] = (), handler_hashes: Iterab
         if _SRC.search(attrs) or (kind and kind.group(1).lower() in _NOT_JS):
             continue
         hashes.append(script_hash(body))
-    text = policy(hashes, script_sources, handler_hashes, connect, images)
+    text = policy([*hashes, *script_hashes], script_sources, handler_hashes, connect, images)
     html = head + html[head_end:]
     if meta:
         tag = (f'<meta http-equiv="Content-Security-Policy" content="{text}">\n'

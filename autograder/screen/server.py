@@ -8,8 +8,9 @@ written and again by formgrader's exporter (``c.HTMLExporter.preprocessors`` in
 response under ``/formgrader/``, computed by :func:`autograder.screen.page.harden`:
 
 * scripts only from formgrader's own ``/formgrader/static/`` and MathJax's pinned directory,
-  inline scripts only those of the page's ``<head>`` (formgrader's template, by hash), inline
-  event handlers only the exact texts formgrader's templates contain (read from them at start);
+  inline scripts only those of the page's ``<head>`` (formgrader's template, by hash) and the
+  constant ones of formgrader's templates, inline event handlers only the exact texts
+  formgrader's templates contain (both read from the templates at start);
 * connections to the server's own origin (formgrader's API needs them), nothing else;
 * a file of a submission that formgrader serves as it is (``/formgrader/submissions/<id>/<file>``,
   whatever its type) gets ``sandbox; default-src 'none'`` and ``nosniff``: it is a document in an
@@ -36,6 +37,7 @@ from tornado.web import OutputTransform
 from autograder.screen.page import MATHJAX_URL, directory_of, harden, script_hash
 
 _HANDLER = re.compile(r"""\son[a-z]+\s*=\s*"([^"{}]*)\"""")
+_INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S)
 # formgrader's SubmissionFilesHandler: a file under autograded/<student>/<assignment>/, served as it is
 _SUBMISSION_FILE = re.compile(r"/formgrader/submissions/(?!components/)[^/]+/(?!(?:next|prev|next_incorrect|"
                               r"prev_incorrect)/?$)[^?]+$")
@@ -43,17 +45,30 @@ FILE_POLICY = "sandbox; default-src 'none'; form-action 'none'; base-uri 'none'"
 
 
 @lru_cache(maxsize=1)
-def template_handlers() -> tuple[str, ...]:
-    """Hashes of the inline event handlers formgrader's own templates contain (constant texts only)."""
+def _template_texts() -> tuple[str, ...]:
     try:
         import nbgrader.server_extensions.formgrader as fg
     except ImportError:
         return ()
-    found = set()
-    for path in Path(fg.__file__).parent.joinpath("templates").rglob("*"):
-        if path.is_file() and path.suffix in {".tpl", ".j2", ".html"}:
-            found.update(_HANDLER.findall(path.read_text(errors="replace")))
-    return tuple(sorted(script_hash(h) for h in found))
+    return tuple(path.read_text(errors="replace") for path in sorted(Path(fg.__file__).parent.joinpath(
+        "templates").rglob("*")) if path.is_file() and path.suffix in {".tpl", ".j2", ".html"})
+
+
+@lru_cache(maxsize=1)
+def template_handlers() -> tuple[str, ...]:
+    """Hashes of the inline event handlers formgrader's own templates contain (constant texts only)."""
+    return tuple(sorted({script_hash(h) for text in _template_texts() for h in _HANDLER.findall(text)}))
+
+
+@lru_cache(maxsize=1)
+def template_scripts() -> tuple[str, ...]:
+    """Hashes of the constant inline scripts of formgrader's templates (its body's tooltip set-up).
+
+    A script with a Jinja expression in it is not constant and gets no hash; those formgrader has
+    are in the page's ``<head>``, which :func:`harden` hashes as rendered.
+    """
+    return tuple(sorted({script_hash(body) for text in _template_texts() for body in _INLINE_SCRIPT.findall(text)
+                         if "{{" not in body and "{%" not in body and body.strip()}))
 
 
 class FormgraderPolicy(OutputTransform):
@@ -78,7 +93,8 @@ class FormgraderPolicy(OutputTransform):
         origin = f"{self.request.protocol}://{self.request.host}"
         page, text = harden(chunk.decode("utf-8", "replace"),
                             script_sources=[f"{origin}{self.prefix}formgrader/static/", directory_of(MATHJAX_URL)],
-                            handler_hashes=template_handlers(), connect=["'self'"], images=["'self'"], meta=False)
+                            handler_hashes=template_handlers(), connect=["'self'"], images=["'self'"], meta=False,
+                            script_hashes=template_scripts())
         body = page.encode("utf-8")
         if "Content-Length" in headers:
             headers["Content-Length"] = str(len(body))

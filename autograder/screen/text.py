@@ -16,6 +16,7 @@ import re
 # flanking rules), so ``ps1_operators`` stays readable in the raw file
 _MD_SPECIAL = re.compile(r"([\\`*\[\]|~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 _MD_LINE_START = re.compile(r"^(\d*)([#+\-=.)])")
+_MD_AUTOLINK = re.compile(r"(?i)\b(?:https?|ftp|mailto|file|javascript|data):|\bwww\.")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -39,11 +40,12 @@ def md_text(value: object) -> str:
 
     ``& < >`` are escaped (no tag, no entity of the student's survives as markup), every inline
     Markdown metacharacter is backslash-escaped (no link, image, emphasis, code span or table
-    column), a leading block marker too, and newlines become spaces (a table row stays one row).
+    column, no bare-URL autolink), a leading block marker too, and newlines become spaces (a table row stays one row).
     Safe in any CommonMark or GitHub renderer, sanitising or not.
     """
     text = plain_text(value).replace("\r", " ").replace("\n", " ")
     text = _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+    text = _MD_AUTOLINK.sub(lambda m: m.group(0)[:-1] + "\\" + m.group(0)[-1], text)  # no bare-URL autolink
     return _MD_LINE_START.sub(r"\1\\\2", text)
 
 
