@@ -176,6 +176,24 @@ def cmd_gradescope(args: argparse.Namespace, overrides: list[str]) -> int:
     return oc.EXIT_OK
 
 
+def cmd_serve(args: argparse.Namespace, overrides: list[str]) -> int:
+    """The submit-time grading service (see autograder/service/service.py)."""
+    from autograder.grading.cluster import ClusterError
+    from autograder.service import ServiceError, serve
+
+    course = find_course(args.course)
+    try:
+        serve(course, overrides, scheduler=args.scheduler or os.environ.get("ZENGRAD_SCHEDULER") or None,
+              workers=args.workers, until_idle=args.until_idle)
+    except ServiceError as exc:
+        print(f"zengrad-kit: error: {exc}", file=sys.stderr)
+        return oc.EXIT_SANDBOX if "sandbox" in str(exc).lower() or "bwrap" in str(exc) else oc.EXIT_USAGE
+    except ClusterError as exc:
+        print(f"zengrad-kit: error: {exc}", file=sys.stderr)
+        return oc.EXIT_INTERNAL
+    return oc.EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zengrad-kit", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -238,6 +256,21 @@ def build_parser() -> argparse.ArgumentParser:
                         "submission still grading shortly before it gets an explicit error result")
     s.add_argument("--course")
     s.set_defaults(func=cmd_gradescope)
+
+    sv = sub.add_parser("serve", help="grade every nbgrader submit as it arrives; students fetch the feedback",
+                        description="Watch the exchange's inbound/, grade each new submission with the pipeline and "
+                                    "sandbox of `zengrad-kit grade` (in a private course: the gradebook is never "
+                                    "written) and release its feedback, which students get with Fetch Feedback. "
+                                    "Rate limits and visibility: c.GradingService in nbgrader_config.py. State: "
+                                    "<course>/service/ (restartable; kill -9 safe).")
+    sv.add_argument("--course")
+    sv.add_argument("--workers", type=int, default=None, help="grading processes (default: GradingService.workers, "
+                                                              "else one per core)")
+    sv.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="grade on this Dask cluster (default: "
+                                                                    "$ZENGRAD_SCHEDULER; workers: --nthreads 1)")
+    sv.add_argument("--until-idle", action="store_true",
+                    help="handle what is in inbound/ now, then exit (a cron job, the demo)")
+    sv.set_defaults(func=cmd_serve)
     return parser
 
 

@@ -1,0 +1,517 @@
+"""``zengrad-kit serve``: every ``nbgrader submit`` becomes feedback the student fetches from the Assignment List.
+
+One loop, one process (plus its grading workers), all state in ``<course>/service/state.db``:
+
+1. **watch** the exchange's ``inbound/`` (inotify through ``watchdog``; a full rescan every
+   ``rescan_seconds`` is the safety net) and record every new name;
+2. **collect** a submission once nothing in it changed for ``settle_seconds``: the rules of the
+   course's collect (:func:`autograder.exchange.inspect_submission`: whose is it, when was it
+   received, what is in it) and its copy (``copy_submission``) into ``service/store/<name>/``;
+   refusals go to ``reports/collect.json`` as a batch collect's do;
+3. **queue** it: per student, round-robin; a newer submission of the same student and assignment
+   supersedes one still waiting;
+4. **grade** it with the batch pipeline in a private course (:mod:`autograder.service.worker`),
+   unless the assignment's rate limit says no (:mod:`autograder.service.policy`);
+5. **release** one page per notebook through nbgrader's own ``ExchangeReleaseFeedback``, to the
+   file name nbgrader's ``fetch_feedback`` looks for (the submission secret's hash). While a
+   submission waits, that page shows its queue position and expected wait.
+
+The instructor's gradebook, ``submitted/``, ``autograded/`` and ``feedback/`` are never written:
+final grades stay batch (``nbgrader collect`` + ``zengrad-kit grade`` after the due date).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import signal
+import stat
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from autograder.exchange import OwnerRules, copy_submission, inspect_submission, record
+from autograder.grading.discover import assignment_notebooks
+from autograder.service import pages
+from autograder.service.executor import DaskExecutor, LocalExecutor, Task
+from autograder.service.policy import GradingService, due_date
+from autograder.service.state import Row, State
+
+FORGED = "in someone else's name"
+PAUSE_ENV = "ZENGRAD_SERVICE_PAUSE_AT"  # tests: stop at a named step so a kill -9 lands exactly there
+
+
+class ServiceError(Exception):
+    """The service cannot start (another one runs, no exchange, no sandbox)."""
+
+
+def _pause(step: str, folder: Path) -> None:
+    """Test hook: at ``step``, say so in a file and wait (to be killed)."""
+    if os.environ.get(PAUSE_ENV) == step:
+        (folder / f"paused-at-{step}").write_text(str(os.getpid()))
+        time.sleep(600)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _read_small(path: Path, rules: OwnerRules, student: str, limit: int = 4096) -> str | None:
+    """A small regular file of a submission not yet copied (no links followed), or None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode) or not rules.may_write(st.st_uid, student):
+            return None
+        return fh.read(limit).decode("utf-8", "replace")
+
+
+class Service:
+    """The grading service of one course (see the module docstring)."""
+
+    def __init__(self, course: Path, overrides: list[str] | tuple[str, ...] = (), scheduler: str | None = None,
+                 workers: int | None = None, log: Any = None) -> None:
+        from autograder.grading.private import Material
+        from autograder.grading.run import course_config, default_job_timeout, merge_overrides
+        from autograder.release import assignments
+
+        self.course = Path(course).resolve()
+        self.overrides = tuple(merge_overrides(list(overrides)))
+        cfg = course_config(self.course, self.overrides)
+        self.cfg = cfg
+        self.settings = GradingService(config=cfg)
+        self.log = log or (lambda msg: print(f"[serve {dt.datetime.now():%H:%M:%S}] {msg}", file=sys.stderr,
+                                             flush=True))
+        self.course_id = cfg.CourseDirectory.get("course_id", "") or "course"
+        root = Path(cfg.Exchange.get("root", "/usr/local/share/nbgrader/exchange"))
+        self.exchange_root = root
+        self.inbound = root / self.course_id / "inbound"
+        self.dir = self.course / self.settings.state_dir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock = open(self.dir / "lock", "w")  # noqa: SIM115 - held for the service's lifetime
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ServiceError(f"another zengrad-kit serve runs on this course ({self.dir / 'lock'})") from None
+        self.state = State(self.dir / "state.db")
+        self.store = self.dir / "store"
+        self.out = self.dir / "pages"
+        for leftover in self.store.glob(".collect-*") if self.store.is_dir() else []:
+            shutil.rmtree(leftover, ignore_errors=True)
+        opts = cfg.OwnerCheckedCollect
+        self.rules = OwnerRules(owner_template=opts.get("owner_template", "{student}"),
+                                owner_names=dict(opts.get("owner_names", {})),
+                                max_clock_skew=float(opts.get("max_clock_skew", 300.0)),
+                                allowed_files=tuple(opts.get("allowed_files", OwnerRules.allowed_files)),
+                                max_files=int(opts.get("max_files", 200)),
+                                max_bytes=int(opts.get("max_submission_mb", 50)) << 20)
+        self.assignments = [a for a in assignments(self.course)]
+        self.notebooks = {a: list(assignment_notebooks(self.course, a)) for a in self.assignments}
+        self.grade_ids = {a: self._grade_ids(a) for a in self.assignments}
+        self.materials = {a: Material.from_course(self.course, a) for a in self.assignments}
+        self.db_url = cfg.CourseDirectory.get("db_url", "") or f"sqlite:///{self.course / 'gradebook.db'}"
+        self.job_timeout = default_job_timeout(self.course, list(self.overrides))
+        self.scheduler = scheduler
+        self.workers = workers or self.settings.workers or (len(os.sched_getaffinity(0)) or 1)
+        self.executor: Any = None
+        self.wake = threading.Event()
+        self.stop = threading.Event()
+        self.observer: Any = None
+        self._due: dict[str, tuple[float, dt.datetime | None]] = {}
+        self._written: dict[str, str] = {}  # page path -> digest of what the waiting page said last
+        self._last_status = ""
+        self._secrets: dict[tuple[str, str], tuple[str | None, list[str]]] = {}
+
+    # ------------------------------------------------------------------------------------------- set-up
+    def _grade_ids(self, assignment: str) -> list[str]:
+        ids = []
+        for path in sorted((self.course / "source" / assignment).glob("*.ipynb")):
+            nb = nbformat.read(path, as_version=4)
+            ids += [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+                    if c.metadata.get("nbgrader", {}).get("grade")]
+        return ids
+
+    def start(self) -> None:
+        """Check the sandbox, start the workers and the watcher; put interrupted work back in the queue."""
+        from autograder.grading.run import SandboxError, check_sandbox
+        from autograder.grading.session import preload
+
+        backend = self.cfg.Sandbox.get("backend", "bwrap")
+        if self.scheduler is None:
+            try:
+                check_sandbox(self.course, list(self.overrides))
+            except SandboxError as exc:
+                raise ServiceError(str(exc)) from None
+        requeued = self.state.recover()
+        if requeued:
+            self.log(f"restarted: {requeued} submission(s) that were being graded are queued again")
+        preload()
+        # warm what students can submit: the assignments released to the exchange (others build on first use)
+        outbound = self.exchange_root / self.course_id / "outbound"
+        released = [a for a in self.assignments if (outbound / a).is_dir()] or self.assignments
+        materials = [self.materials[a] for a in released]
+        if self.scheduler:
+            self.executor = DaskExecutor(self.scheduler, list(self.materials.values()), self.job_timeout, backend)
+            self.workers = self.executor.size
+        else:
+            self.executor = LocalExecutor(materials, self.overrides, self.workers, self.job_timeout,
+                                          self.dir / "logs")
+        self._watch()
+        self.log(f"serving {self.course_id} ({', '.join(self.assignments)}): watching {self.inbound}, "
+                 f"{self.workers} worker(s){' on ' + self.scheduler if self.scheduler else ''}")
+
+    def _watch(self) -> None:
+        if not self.inbound.is_dir():
+            self.log(f"{self.inbound} does not exist yet: rescanning every {self.settings.rescan_seconds:g} s")
+            return
+        try:
+            from watchdog.events import FileSystemEventHandler
+            from watchdog.observers import Observer
+        except ImportError:
+            self.log("watchdog is not installed: rescanning only")
+            return
+        wake = self.wake
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event: Any) -> None:
+                wake.set()
+
+        self.observer = Observer()
+        self.observer.schedule(Handler(), str(self.inbound), recursive=True)
+        self.observer.daemon = True
+        self.observer.start()
+
+    def close(self) -> None:
+        if self.observer is not None:
+            self.observer.stop()
+        if self.executor is not None:
+            self.executor.close()
+        self.state.close()
+        self._lock.close()
+
+    # -------------------------------------------------------------------------------------------- steps
+    def scan(self) -> int:
+        """Record inbound names not seen before."""
+        try:
+            names = sorted(os.listdir(self.inbound))
+        except OSError:
+            return 0
+        names = [n for n in names if not n.startswith(".")]
+        return len(self.state.add_seen(names))
+
+    def _settled(self, row: Row) -> bool:
+        path = self.inbound / row.name
+        try:
+            st = os.lstat(path)
+            entries = [st, *(os.lstat(e.path) for e in os.scandir(path))] if stat.S_ISDIR(st.st_mode) else [st]
+        except OSError:
+            return time.time() - row.seen > self.settings.settle_seconds
+        newest = max(max(e.st_ctime, e.st_mtime) for e in entries)
+        quiet = time.time() - newest >= self.settings.settle_seconds
+        complete = not stat.S_ISDIR(st.st_mode) or (path / "submission_secret.txt").exists() or \
+            time.time() - row.seen > 60  # a submission without a secret (hand-made, older nbgrader)
+        return quiet and complete
+
+    def collect(self) -> int:
+        """Collect every settled new submission (or refuse it, with the reason); how many were handled."""
+        handled = 0
+        for row in self.state.rows("state='seen'"):
+            if not self._settled(row):
+                continue
+            handled += 1
+            path = self.inbound / row.name
+            sub = inspect_submission(path, self.rules)
+            if not sub.refused and sub.assignment not in self.notebooks:
+                sub.refused = f"there is no assignment {sub.assignment!r} in this course"
+            if sub.refused:
+                forged = FORGED in sub.refused or not sub.student
+                self.log(f"REFUSED {row.name}: {sub.refused}")
+                record(self.course, [sub], set())
+                self.state.refuse(row.name, sub.student, sub.assignment, sub.refused, page=not forged)
+                continue
+            dest = self.store / row.name
+            try:
+                copy_submission(path, dest, sub, self.rules)
+            except OSError as exc:
+                sub.refused = f"could not be collected: {exc}"
+                self.log(f"REFUSED {row.name}: {sub.refused}")
+                record(self.course, [sub], set())
+                self.state.refuse(row.name, sub.student, sub.assignment, sub.refused, page=True)
+                continue
+            _pause("collect", self.dir)
+            self.state.enqueue(row.name, sub.student, sub.assignment, sub.received)
+            self.log(f"collected {row.name}")
+        return handled
+
+    def _before_due(self, assignment: str, received: str) -> bool:
+        cached = self._due.get(assignment)
+        if cached is None or time.monotonic() - cached[0] > 60:
+            try:
+                due = due_date(self.db_url, self.course_id, assignment)
+            except Exception:  # noqa: BLE001 - no gradebook yet: no due date
+                due = None
+            cached = self._due[assignment] = (time.monotonic(), due)
+        due = cached[1]
+        return due is None or dt.datetime.fromisoformat(received) <= due
+
+    def dispatch(self) -> int:
+        """Hand queued submissions to free workers, round-robin over students; how many."""
+        sent = 0
+        while self.executor.free() > 0:
+            row = self.state.next_job()
+            if row is None:
+                break
+            rules = self.settings.rules(row.assignment)
+            before = self._before_due(row.assignment, row.received)
+            if row.counted is None:
+                earlier = self.state.counted_received(row.student, row.assignment, row.received)
+                ok, next_at = rules.allowance(row.received, earlier, before)
+                self.state.decide(row.name, ok, next_at)
+                row = self.state.row(row.name)
+            if not row.counted:
+                self.state.graded(row.name, {"over_limit": True})
+                self.log(f"{row.name}: over the rate limit; next feedback after {row.next_feedback or 'the due date'}")
+                continue
+            files = self._files(row)
+            levels = rules.visibility(self.grade_ids[row.assignment], before)
+            self.executor.submit(Task(row.name, self.materials[row.assignment], row.student, files, self.overrides,
+                                      levels))
+            sent += 1
+        return sent
+
+    def _files(self, row: Row) -> dict[str, bytes]:
+        folder = self.store / row.name
+        return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+                if p.is_file() and p.name != "submission_secret.txt"}
+
+    def finish(self, finished: list[tuple[str, Any, str]]) -> None:
+        """Store each ended task's pages, then mark it graded (in that order: a crash between regrades it)."""
+        for name, result, error in finished:
+            row = self.state.row(name)
+            if row is None or row.state != "grading":
+                continue
+            if result is None:
+                outcome = {"status": "error", "error_kind": "worker-crashed", "message": error, "cells": []}
+            else:
+                outcome = result.outcome
+                for nb, html in result.pages.items():
+                    _atomic_write(self.out / name / f"{nb}.html", html)
+                avg = float(self.state.get_meta("avg_seconds", "0") or 0) or result.seconds
+                self.state.set_meta("avg_seconds", f"{0.7 * avg + 0.3 * result.seconds:.3f}")
+            outcome.pop("log", None)
+            self.state.graded(name, outcome)
+            self.log(f"graded {name}: {outcome.get('status')} {outcome.get('score', 0):g}/"
+                     f"{outcome.get('max_score', 0):g}")
+
+    # ------------------------------------------------------------------------------------------ release
+    def _secret_and_notebooks(self, row: Row) -> tuple[str | None, list[str]]:
+        key = (row.name, row.state)
+        if key not in self._secrets:
+            self._secrets[key] = self._read_secret_and_notebooks(row)
+        return self._secrets[key]
+
+    def _read_secret_and_notebooks(self, row: Row) -> tuple[str | None, list[str]]:
+        folder = self.store / row.name
+        if folder.is_dir():
+            secret_path = folder / "submission_secret.txt"
+            secret = secret_path.read_text() if secret_path.is_file() else None
+            return secret, sorted(p.stem for p in folder.glob("*.ipynb"))
+        path = self.inbound / row.name  # refused or not yet copied: read, never follow
+        secret = _read_small(path / "submission_secret.txt", self.rules, row.student)
+        try:
+            names = sorted(Path(n).stem for n in os.listdir(path) if n.endswith(".ipynb"))
+        except OSError:
+            names = []
+        return secret, names or list(self.notebooks.get(row.assignment, []))
+
+    def page_for(self, row: Row, notebook: str) -> str | None:
+        """The final page of one notebook of a submission in a final state (None: nothing to release)."""
+        expected = self.notebooks.get(row.assignment, [])
+        if row.state == "refused":
+            return pages.refused_page(row.assignment, row.reason) if row.page else None
+        if row.state == "superseded":
+            return pages.superseded_page(row.assignment, row.received, row.reason)
+        if not row.counted:
+            rules = self.settings.rules(row.assignment)
+            return pages.over_limit_page(row.assignment, row.received, rules.per_window, rules.window_minutes,
+                                         row.next_feedback)
+        if notebook not in expected:
+            return pages.stray_page(row.assignment, notebook, expected)
+        outcome = row.outcome_data
+        graded = self.out / row.name / f"{notebook}.html"
+        if not graded.is_file():
+            reason = outcome.get("message") or "no feedback could be rendered"
+            return pages.error_page(row.assignment, row.received, f"{outcome.get('error_kind', 'error')}: {reason}")
+        rules = self.settings.rules(row.assignment)
+        before = self._before_due(row.assignment, row.received)
+        left = None
+        if before:
+            start = dt.datetime.fromisoformat(row.received) - dt.timedelta(minutes=rules.window_minutes)
+            used = [t for t in self.state.counted_received(row.student, row.assignment, row.received)
+                    if dt.datetime.fromisoformat(t) > start]
+            left = max(0, rules.per_window - len(used))
+        levels = set(rules.visibility(self.grade_ids[row.assignment], before).values()) - {"full"}
+        finished = dt.datetime.fromtimestamp(row.finished or time.time(), dt.UTC).isoformat()
+        box = pages.graded_notice(row.assignment, row.received, finished, left, rules.window_minutes, levels)
+        text = pages.with_notice(graded.read_text(), box)
+        if outcome.get("status") == "error":
+            text = pages.with_notice(text, pages.notice(
+                [f"Part of it could not be graded ({pages.html_text(outcome.get('error_kind', ''))}): "
+                 f"{pages.html_text(outcome.get('message', ''))}"], "error"))
+        return text
+
+    def _publish(self, row: Row, secret: str, notebook: str, html: str) -> bool:
+        """One page to the exchange, through nbgrader's release_feedback; False if the file is someone else's."""
+        from nbgrader.utils import notebook_hash
+
+        digest = notebook_hash(secret=secret, notebook_id=notebook)
+        if not self.state.claim_page(digest, row.name, notebook):
+            self.log(f"NOT RELEASED {row.name}/{notebook}: its feedback file belongs to another submission "
+                     "(a copied submission secret)")
+            return False
+        self._release_feedback(row, secret, notebook, html)
+        return True
+
+    def _release_feedback(self, row: Row, secret: str, notebook: str, html: str) -> None:
+        from nbgrader.auth import Authenticator
+        from nbgrader.coursedir import CourseDirectory
+        from nbgrader.exchange.default.release_feedback import ExchangeReleaseFeedback
+
+        root = self.dir / "release"
+        folder = root / "feedback" / row.student / row.assignment
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        (folder / f"{notebook}.html").write_text(html)
+        (folder / "timestamp.txt").write_text(row.received)
+        (folder / "submission_secret.txt").write_text(secret)
+        coursedir = CourseDirectory(root=str(root), course_id=self.course_id, assignment_id=row.assignment,
+                                    student_id=row.student)
+        release = ExchangeReleaseFeedback(coursedir=coursedir, authenticator=Authenticator(),
+                                          root=str(self.exchange_root))
+        release.log.setLevel("WARNING")
+        release.start()
+
+    def release(self) -> int:
+        """Release every final page not released yet; how many submissions."""
+        done = 0
+        for row in self.state.to_release():
+            secret, notebooks = self._secret_and_notebooks(row)
+            if secret and (row.state != "refused" or row.page):
+                for i, nb in enumerate(notebooks):
+                    html = self.page_for(row, nb)
+                    if html is not None and self._publish(row, secret, nb, html) and i == 0:
+                        _pause("release", self.dir)
+            elif row.state != "refused" or row.page:
+                self.log(f"{row.name}: no submission_secret.txt, so no feedback file nbgrader could find")
+            self.state.released(row.name)
+            done += 1
+        return done
+
+    def refresh_waiting(self) -> None:
+        """The page of every submission still waiting: its queue position and expected wait."""
+        avg = float(self.state.get_meta("avg_seconds", "0") or 0) or 15.0
+        order = self.state.queue_order()
+        for row in [*self.state.rows("state='grading'"), *order]:
+            grading = row.state == "grading"
+            position = 0 if grading else sum(1 for r in order[: order.index(row)] if r.student != row.student)
+            ahead = 0 if grading else order.index(row)
+            wait = (ahead // max(1, self.workers) + 1) * avg + (avg / 2 if self.executor.busy() else 0)
+            secret, notebooks = self._secret_and_notebooks(row)
+            if not secret:
+                continue
+            text = pages.waiting_page(row.assignment, row.received, position, wait, grading)
+            key = hashlib.sha256(text.encode()).hexdigest()
+            for nb in notebooks:
+                slot = f"{row.name}/{nb}"
+                if self._written.get(slot) == key:
+                    continue
+                from nbgrader.utils import notebook_hash
+
+                if self.state.claim_page(notebook_hash(secret=secret, notebook_id=nb), row.name, nb):
+                    self._release_feedback(row, secret, nb, text)
+                    self._written[slot] = key
+
+    def write_status(self) -> None:
+        """``service/status.json``: what the instructor (or a monitor) sees of the queue."""
+        order = self.state.queue_order()
+        data = {"course": self.course_id, "workers": self.workers, "counts": self.state.counts(),
+                "queue": [{"name": r.name, "student": r.student, "assignment": r.assignment, "received": r.received}
+                          for r in order],
+                "grading": [r.name for r in self.state.rows("state='grading'")],
+                "avg_seconds": float(self.state.get_meta("avg_seconds", "0") or 0)}
+        text = json.dumps(data, indent=1, sort_keys=True)
+        if text != self._last_status:
+            _atomic_write(self.dir / "status.json", text.encode())
+            self._last_status = text
+
+    # --------------------------------------------------------------------------------------------- loop
+    def step(self, wait: float) -> None:
+        """One turn of the loop: scan, collect, dispatch, release, pages, status; then wait for news."""
+        self.scan()
+        self.collect()
+        self.dispatch()
+        self.release()
+        self.refresh_waiting()
+        self.write_status()
+        unsettled = bool(self.state.rows("state='seen'"))
+        timeout = min(wait, 0.25) if unsettled else wait
+        if self.executor.busy():
+            finished = self.executor.poll(min(timeout, 0.5))
+            if finished:
+                self.finish(finished)
+                return
+        elif self.wake.wait(timeout):
+            self.wake.clear()
+
+    def run(self, until_idle: bool = False) -> None:
+        """Serve until stopped (SIGTERM/SIGINT), or with ``until_idle`` until nothing is left to do."""
+        while not self.stop.is_set():
+            self.step(self.settings.rescan_seconds if not until_idle else 0.2)
+            if until_idle and self.idle():
+                self.scan()
+                if self.idle():
+                    return
+
+    def idle(self) -> bool:
+        counts = self.state.counts()
+        return not any(counts.get(s) for s in ("seen", "queued", "grading")) and not self.state.to_release()
+
+
+def serve(course: Path, overrides: list[str] | tuple[str, ...] = (), scheduler: str | None = None,
+          workers: int | None = None, until_idle: bool = False) -> Service:
+    """Start the service and run it (see :class:`Service`); returns it, closed, when it stops."""
+    service = Service(course, overrides, scheduler, workers)
+    try:
+        service.start()
+
+        def stop(signum: int, _frame: Any) -> None:
+            service.log(f"signal {signum}: stopping after this turn")
+            service.stop.set()
+            service.wake.set()
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, stop)
+            signal.signal(signal.SIGINT, stop)
+        service.run(until_idle)
+    finally:
+        with contextlib.suppress(Exception):
+            service.close()
+    return service
