@@ -291,6 +291,7 @@ class Service:
                 self.log(f"{row.name}: over the rate limit; next feedback after {row.next_feedback or 'the due date'}")
                 continue
             files = self._files(row)
+            self.state.count_run(row.name)
             levels = rules.visibility(self.grade_ids[row.assignment], before)
             self.executor.submit(Task(row.name, self.materials[row.assignment], row.student, files, self.overrides,
                                       levels))

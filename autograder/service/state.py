@@ -174,9 +174,12 @@ class State:
         with self.transaction() as db:
             turn = db.execute("SELECT COALESCE(MAX(turn), 0) + 1 FROM turns").fetchone()[0]
             db.execute("INSERT OR REPLACE INTO turns (student, turn) VALUES (?, ?)", (row.student, turn))
-            db.execute("UPDATE submissions SET state='grading', started=?, grade_runs=grade_runs+1 WHERE name=?",
-                       (time.time(), row.name))
+            db.execute("UPDATE submissions SET state='grading', started=? WHERE name=?", (time.time(), row.name))
         return self.row(row.name)
+
+    def count_run(self, name: str) -> None:
+        """One more grading of this submission handed to a worker (more than one only after a crash)."""
+        self.db.execute("UPDATE submissions SET grade_runs=grade_runs+1 WHERE name=?", (name,))
 
     def decide(self, name: str, counted: bool, next_feedback: str = "") -> None:
         """Record, once, whether this submission gets hidden-check feedback (a restart keeps the decision)."""
