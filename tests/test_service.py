@@ -24,6 +24,7 @@ from autograder.service.policy import GradingService, Rules
 from autograder.service.state import State
 from tests.course_helpers import mutate, nbgrader, release_nb, solution_nb
 from tests.exchange_student import Student, release
+from tests.test_exchange import shared_exchange, unix_users  # noqa: F401 - fixtures: two real unix users
 
 PS1 = "ps1_operators"
 ZENGRAD = str(Path(sys.executable).parent / "zengrad-kit")
@@ -281,3 +282,48 @@ def test_kill_9_at_any_step_then_restart_gives_exactly_one_feedback(served, step
     assert len(feedback_files(course.root, [name])) == 1
     page = s.feedback_for(PS1, name)
     assert 'data-kind="graded"' in page and page.count('id="zengrad-service"') == 1
+
+
+# what `nbgrader submit` writes, run as a real unix user: the notebook, timestamp.txt, submission_secret.txt
+SUBMIT_WITH_SECRET = """
+import datetime, os, shutil, sys
+inbound, name, notebook, secret = sys.argv[1:5]
+path = os.path.join(inbound, name)
+os.mkdir(path)
+shutil.copy(notebook, os.path.join(path, os.path.basename(notebook)))
+with open(os.path.join(path, "timestamp.txt"), "w") as fh:
+    fh.write(name.split("+")[2])
+with open(os.path.join(path, "submission_secret.txt"), "w") as fh:
+    fh.write(secret)
+os.chmod(path, 0o777)
+"""
+
+
+def test_a_submission_in_someone_elses_name_is_refused_and_never_replaces_their_feedback(request) -> None:
+    import secrets
+
+    import nbformat
+    from nbgrader.utils import notebook_hash
+
+    from tests.test_exchange import _now, as_user  # noqa: I001
+
+    course, inbound, files = request.getfixturevalue("shared_exchange")
+    users = request.getfixturevalue("unix_users")
+    release(course.root, PS1)
+    nb = f"{PS1}.ipynb"
+    own = f"zgalice+{PS1}+{_now()}+{secrets.token_urlsafe(6)}"
+    forged = f"zgalice+{PS1}+{_now(1)}+{secrets.token_urlsafe(6)}"
+    secret = secrets.token_hex(64)
+    as_user(users, "zgalice", SUBMIT_WITH_SECRET, str(inbound), own, str(files / "right" / nb), secret)
+    # bob, in alice's name, with the secret of hers he would need to overwrite her page (suppose he got it)
+    as_user(users, "zgbob", SUBMIT_WITH_SECRET, str(inbound), forged, str(files / "stub" / nb), secret)
+    serve(course.root, "--workers", "1")
+    state = rows(course.root)
+    assert state[own]["state"] == "graded" and json.loads(state[own]["outcome"])["score"] > 0
+    assert state[forged]["state"] == "refused" and "someone else's name" in state[forged]["reason"]
+    assert state[forged]["page"] == 0 and not feedback_files(course.root, [forged])
+    page = (inbound.parent / "feedback" / f"{notebook_hash(secret=secret, notebook_id=PS1)}.html").read_text()
+    assert 'data-kind="graded"' in page  # alice's own feedback, not bob's
+    refused = json.loads((course.root / "reports" / "collect.json").read_text())["submissions"]
+    assert "owned by zgbob" in refused[forged]["refused"]
+    assert nbformat.read(files / "right" / nb, 4)  # her work untouched

@@ -49,9 +49,6 @@ class GradingService(Configurable):
     settle_seconds = Float(1.0, help="A submission is read once nothing in it changed for this long "
                                      "(nbgrader submit writes it file by file).").tag(config=True)
     state_dir = Unicode("service", help="The service's state, relative to the course directory.").tag(config=True)
-    owner_check = Unicode("auto", help="Check that a submission's files belong to the student it names: "
-                                       "'always', 'never', or 'auto' (on a multi-user exchange: when inbound/ "
-                                       "is writable by others).").tag(config=True)
 
     @validate("visibility")
     def _check_level(self, proposal: dict[str, Any]) -> str:
