@@ -241,6 +241,54 @@ def check_expectations(outcomes: list[oc.Outcome], students: dict[str, Role]) ->
     return wrong
 
 
+def service_round_trip(course: Path, overrides: list[str]) -> list[str]:
+    """One submit-to-feedback round trip through ``zengrad-kit serve``: ps1 with a wrong ``mul``; problems."""
+    import json
+    import os
+    import sqlite3
+    import time
+
+    from autograder.mutants import catalogue
+    from autograder.service import serve
+    from autograder.service.student import Student, release
+
+    assignment = "ps1_operators"
+    if not (course / "solutions" / assignment).is_dir():
+        return []
+    exchange = course / "exchange"
+    old = os.environ.get("ZENGRAD_EXCHANGE")
+    os.environ["ZENGRAD_EXCHANGE"] = str(exchange)
+    try:
+        release(course, assignment)
+        student = Student("demo-student", course / "homes" / "demo-student", exchange)
+        wrong = _mutate(nbformat.read(course / "solutions" / assignment / f"{assignment}.ipynb", as_version=4),
+                        catalogue()[assignment]["mul_overwrites"])
+        name = student.submit(assignment, wrong)
+        start = time.perf_counter()
+        serve(course, overrides, workers=1, until_idle=True)
+        page = student.feedback_for(assignment, name)
+        seconds = time.perf_counter() - start
+    finally:
+        if old is None:
+            os.environ.pop("ZENGRAD_EXCHANGE", None)
+        else:
+            os.environ["ZENGRAD_EXCHANGE"] = old
+    row = sqlite3.connect(course / "service" / "state.db").execute(
+        "SELECT outcome FROM submissions WHERE name=?", (name,)).fetchone()
+    cells = {c["grade_id"]: c for c in json.loads(row[0]).get("cells", [])} if row and row[0] else {}
+    mul = cells.get("mul_test", {})
+    print(f"\nsubmit-time feedback (zengrad-kit serve): {name.split('+')[0]} submitted ps1 with `=` for `+=` in "
+          f"mul; Fetch Feedback found its page {seconds:.1f} s after the service started "
+          f"(mul_test {mul.get('score', '?')}/{mul.get('max_score', '?')}):")
+    print("  " + "\n  ".join((mul.get("output") or "").strip().splitlines()[:6]))
+    problems = []
+    if page is None or 'data-kind="graded"' not in page:
+        problems.append("submit-time feedback: no graded page was fetched")
+    if not mul or mul.get("score", 1) >= mul.get("max_score", 0):
+        problems.append("submit-time feedback: the wrong mul was not caught")
+    return problems
+
+
 def run_demo(dest: Path | None = None, workers: int | None = None, quick: bool = False,
              overrides: list[str] | None = None, progress: bool = True,
              only: list[str] | None = None) -> tuple[int, Path]:
@@ -261,6 +309,7 @@ def run_demo(dest: Path | None = None, workers: int | None = None, quick: bool =
     result = grade(course, workers=workers, overrides=[*limits, *(overrides or [])], progress=progress)
     print((reports_dir(course) / "summary.md").read_text())
     wrong = check_expectations(result.outcomes, students)
+    wrong += service_round_trip(course, limits)
     print(f"reports: {reports_dir(course)}  feedback: {course / 'feedback'}")
     print(f"graded {len(result.outcomes)} submissions in {result.seconds:.1f} s on {result.workers} workers")
     if wrong or not result.verified:

@@ -104,7 +104,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
 
-    from tests.exchange_student import Student
+    from autograder.service.student import Student
 
     work = Path(tempfile.mkdtemp(prefix="zengrad-bench-service-"))
     jupyter = work / "jupyter"

@@ -71,6 +71,7 @@ def test_demo_end_to_end_from_any_directory(tmp_path: Path) -> None:
               cwd=elsewhere)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     assert "every role ended as expected" in run.stdout and "## Needs a look" in run.stdout
+    assert "submit-time feedback (zengrad-kit serve)" in run.stdout and "(mul_test 0" in run.stdout
     reports = tmp_path / "demo" / "reports"
     outcomes = json.loads((reports / "outcomes.json").read_text())["outcomes"]
     kinds = {o["error_kind"] for o in outcomes}

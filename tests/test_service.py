@@ -22,8 +22,8 @@ import pytest
 from autograder.service import pages
 from autograder.service.policy import GradingService, Rules
 from autograder.service.state import State
+from autograder.service.student import Student, release
 from tests.course_helpers import mutate, nbgrader, release_nb, solution_nb
-from tests.exchange_student import Student, release
 from tests.test_exchange import shared_exchange, unix_users  # noqa: F401 - fixtures: two real unix users
 
 PS1 = "ps1_operators"

@@ -500,6 +500,7 @@ def serve(course: Path, overrides: list[str] | tuple[str, ...] = (), scheduler: 
           workers: int | None = None, until_idle: bool = False) -> Service:
     """Start the service and run it (see :class:`Service`); returns it, closed, when it stops."""
     service = Service(course, overrides, scheduler, workers)
+    previous = {}
     try:
         service.start()
 
@@ -509,10 +510,11 @@ def serve(course: Path, overrides: list[str] | tuple[str, ...] = (), scheduler: 
             service.wake.set()
 
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, stop)
-            signal.signal(signal.SIGINT, stop)
+            previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         service.run(until_idle)
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         with contextlib.suppress(Exception):
             service.close()
     return service

@@ -1,8 +1,8 @@
 """A student on the nbgrader exchange, with nbgrader's own exchange classes (fetch, submit, fetch feedback).
 
 What JupyterLab's Assignment List does when a student presses *Fetch*, *Submit* and *Fetch
-Feedback*, in this process (no 2 s app start per click), for the service's tests and benchmark.
-Each student has a home folder and an nbgrader cache of their own, as on a hub.
+Feedback*, in this process (no 2 s app start per click): for the demo's round trip, the service's
+tests and its benchmark. Each student has a home folder and an nbgrader cache of their own.
 """
 
 from __future__ import annotations
@@ -84,6 +84,9 @@ class Student:
 
 def release(course_root: Path, assignment: str) -> None:
     """``nbgrader release_assignment`` (in a subprocess, with the course's config)."""
-    from tests.course_helpers import nbgrader
+    import subprocess
+    import sys
 
-    nbgrader(course_root, "release_assignment", assignment, "--force", "--log-level=WARN", check=True)
+    nbgrader = str(Path(sys.executable).parent / "nbgrader")
+    subprocess.run([nbgrader, "release_assignment", assignment, "--force", "--log-level=WARN"], cwd=course_root,
+                   check=True, capture_output=True, text=True)
