@@ -324,6 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     _env()
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    if args.command == "lms":  # argparse leaves ASSIGNMENTs given after an option over: take them back
+        args.assignments += [a for a in extra if not a.startswith("-")]
+        extra = [a for a in extra if a.startswith("-")]
     overrides = _split_overrides(extra, parser)
     if overrides and args.command == "release":
         parser.error("release takes no config overrides")

@@ -302,3 +302,103 @@ def test_cli_writes_the_file_and_exits_1_on_problems(course30: Path, tmp_path: P
                          timeout=120)
     assert bad.returncode == 2 and "no column 'Nope'" in bad.stderr
     assert json.loads((course30 / "reports" / "outcomes.json").read_text())  # untouched
+
+
+# --- the push to Canvas, against a fake Canvas on 127.0.0.1 ---------------------------------------------------
+
+CANVAS_COURSE = 77
+PRE_EXISTING = {("s01", A1): None, ("s05", A1): 9.0, ("s10", A2): 0.5, ("r31", A1): 4.0}  # set before the push
+
+
+@pytest.fixture
+def canvas():
+    from tests.fake_canvas import FakeCanvas
+
+    users = [{"id": uid, "name": f"{first} {last}", "sortable_name": f"{last}, {first}",
+              "login_id": login.upper() if uid % 4 == 0 else login, "sis_user_id": f"SIS{uid}",
+              "email": f"{login}@uni.example"} for login, uid, first, last in roster_people()]
+    fake = FakeCanvas(CANVAS_COURSE, users, [{"id": 501, "name": A1, "points_possible": 10.0},
+                                             {"id": 502, "name": "Backprop", "points_possible": 5.0}])
+    uid = {login: u for login, u, _, _ in roster_people()}
+    aid = {A1: 501, A2: 502}
+    fake.scores[(501, uid["s01"])] = expected_score("s01", A1)  # already right: must not be written again
+    for (login, a), score in PRE_EXISTING.items():
+        if score is not None:
+            fake.scores[(aid[a], uid[login])] = score
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+def push(course: Path, fake, **kwargs):
+    from autograder.results.canvas_push import CanvasClient, push_to_canvas
+    from tests.fake_canvas import TOKEN
+
+    client = CanvasClient(fake.url, kwargs.pop("token", TOKEN), sleep=kwargs.pop("sleep", lambda s: None))
+    result = push_to_canvas(course, fake.url, "", kwargs.pop("course_id", CANVAS_COURSE), client=client,
+                            items={A2: "502"}, **kwargs)
+    return result, client
+
+
+def test_canvas_push_writes_nbgraders_scores_and_is_idempotent(course30: Path, canvas) -> None:
+    uid = {login: u for login, u, _, _ in roster_people()}
+    result, _ = push(course30, canvas)
+    assert result.verified and canvas.count(status=429) == 0
+    for sid in IDS:
+        if sid in NOT_IN_ROSTER:
+            continue
+        for a, aid in ((A1, 501), (A2, 502)):
+            got = canvas.scores.get((aid, uid[sid]))
+            if (sid, a) == ERRORED:
+                assert got == 9.0  # an errored submission never overwrites what Canvas has
+            elif (sid, a) == NO_SUBMISSION:
+                assert got is None
+            else:
+                assert got == expected_score(sid, a), (sid, a)
+    assert canvas.scores[(501, uid["r31"])] == 4.0  # a Canvas student nbgrader never saw is left alone
+    puts = canvas.count("PUT")
+    assert puts == len(result.changes) == 28 * 2 - 2 - 1  # every matched cell but the error, the missing, s01's
+    kinds = {p.kind for p in result.problems}
+    assert {"error", "missing", "not-in-roster", "no-record"} <= kinds and result.serious
+    again, _ = push(course30, canvas)
+    assert again.changes == [] and again.unchanged == len(result.changes) + 1 and again.verified
+    assert canvas.count("PUT") == puts  # the second run wrote nothing
+
+
+def test_canvas_push_retries_429_honouring_retry_after(course30: Path, canvas) -> None:
+    slept: list[float] = []
+    canvas.throttle(3, retry_after="2")
+    result, client = push(course30, canvas, sleep=slept.append, dry_run=True)
+    assert canvas.count(status=429) == 3 and slept == [2.0, 2.0, 2.0] and result.retries == 3
+    assert len(result.changes) == 53 and canvas.count("PUT") == 0  # a dry run reads only
+    canvas.throttle(2, retry_after="Wed, 21 Oct 2015 07:28:00 GMT")  # a date in the past: retry at once
+    result, _ = push(course30, canvas, sleep=slept.append)
+    assert result.verified and slept[3:] == [0.0, 0.0] and canvas.count("PUT") == 53
+
+
+def test_canvas_push_says_which_on_401_and_404(course30: Path, canvas) -> None:
+    from autograder.results.canvas_push import CanvasPushError
+
+    with pytest.raises(CanvasPushError, match="401 Unauthorized"):
+        push(course30, canvas, token="wrong")
+    with pytest.raises(CanvasPushError, match="404 Not Found") as exc:
+        push(course30, canvas, course_id=12345)
+    assert exc.value.exit_code == 2 and canvas.count("PUT") == 0
+
+
+def test_canvas_push_cli(course30: Path, canvas, tmp_path: Path) -> None:
+    import os
+
+    from tests.fake_canvas import TOKEN
+
+    env = {**os.environ, "MY_CANVAS_TOKEN": TOKEN}
+    args = [sys.executable, "-m", "autograder.cli", "lms", "canvas-push", "--url", canvas.url, "--token-env",
+            "MY_CANVAS_TOKEN", "--course-id", str(CANVAS_COURSE), "--item", f"{A2}=Backprop", "--course",
+            str(course30), A1]
+    run = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode == 1, run.stdout + run.stderr  # 1: the error and the unmatched students are listed
+    assert "changed 26 scores, 1 already right" in run.stdout and "verified: yes" in run.stdout
+    assert "error: s05 / ps1_operators" in run.stdout
+    no_token = subprocess.run(args, capture_output=True, text=True, timeout=120,
+                              env={k: v for k, v in env.items() if k != "MY_CANVAS_TOKEN"})
+    assert no_token.returncode == 2 and "$MY_CANVAS_TOKEN is empty" in no_token.stderr
