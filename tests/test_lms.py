@@ -4,8 +4,8 @@ The gradebook is a real nbgrader ``Gradebook`` in a throwaway course, filled thr
 API (30 students, two assignments, an errored submission with partial scores in the gradebook,
 missing submissions, a late penalty, hostile names), with the ``reports/outcomes.json`` that
 ``zengrad-kit grade`` writes. Each LMS file is parsed back and checked against the documented
-columns of its format (see ``autograder/results/lms.py``). One slow test goes through a really
-graded course. The Canvas push runs against a local fake Canvas HTTP server (``tests/fake_canvas.py``).
+columns of its format (see ``autograder/results/lms.py``). One test goes through a really graded
+course (about 17 s). The Canvas push runs against a local fake Canvas HTTP server (``tests/fake_canvas.py``).
 """
 
 from __future__ import annotations
@@ -402,3 +402,34 @@ def test_canvas_push_cli(course30: Path, canvas, tmp_path: Path) -> None:
     no_token = subprocess.run(args, capture_output=True, text=True, timeout=120,
                               env={k: v for k, v in env.items() if k != "MY_CANVAS_TOKEN"})
     assert no_token.returncode == 2 and "$MY_CANVAS_TOKEN is empty" in no_token.stderr
+
+
+def test_a_really_graded_course_into_canvas(course, tmp_path: Path) -> None:
+    """`zengrad-kit grade` on real submissions, then the Canvas file: full marks, a real 0, and an error left empty."""
+    from tests.course_helpers import max_points, release_nb, solution_nb
+
+    full = sum(max_points(A1).values())
+    course.submit("perfect", A1, solution_nb(A1))
+    course.submit("stub", A1, release_nb(A1))
+    course.submit("broken", A1, '{"cells": [ {"cell_type": "code", ')
+    graded = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", A1, "--workers", "2", "--no-progress",
+                             "--no-feedback", "--GuardedExecute.cell_cpu_seconds=4",
+                             "--TrustedChecks.cell_cpu_seconds=4"], cwd=course.root, capture_output=True, text=True,
+                            timeout=900)
+    assert graded.returncode == 1, graded.stdout[-3000:] + graded.stderr[-3000:]  # 1: "broken" is an error
+    roster = write_csv(tmp_path / "canvas-export.csv", [
+        ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", f"{A1} (501)"],
+        ["    Points Possible", "", "", "", "", f"{full:.2f}"],
+        ["Perfect, P", "1", "", "PERFECT", "A", ""], ["Stub, S", "2", "", "stub", "A", ""],
+        ["Broken, B", "3", "", "broken", "A", ""], ["Late, L", "4", "", "enrolled-late", "A", ""]])
+    result = lms.export_lms(course.root, "canvas", roster, tmp_path / "canvas.csv", [A1])
+    header, rows = read_back(tmp_path / "canvas.csv")
+    assert header[5:] == [f"{A1} (501)"] and rows[0][5] == lms.score_text(full)
+    cells = {r[3].lower(): r[5] for r in rows[1:]}
+    assert cells == {"perfect": lms.score_text(full), "stub": "0"}  # broken: its only cell empty, so no row
+    kinds = {(p.kind, p.student or p.roster_key) for p in result.problems}
+    assert ("error", "broken") in kinds and ("no-record", "enrolled-late") in kinds
+    assert next(p for p in result.problems if p.kind == "error").detail.startswith("bad-json")
+    with open(course.root / "reports" / "grades.csv") as fh:
+        stock = {r["student_id"]: r for r in csv.DictReader(fh) if r["assignment"] == A1}
+    assert float(stock["perfect"]["score"]) == float(cells["perfect"]) and stock["broken"]["status"] == "error"
