@@ -399,6 +399,9 @@ def test_canvas_push_cli(course30: Path, canvas, tmp_path: Path) -> None:
     assert run.returncode == 1, run.stdout + run.stderr  # 1: the error and the unmatched students are listed
     assert "changed 26 scores, 1 already right" in run.stdout and "verified: yes" in run.stdout
     assert "error: s05 / ps1_operators" in run.stdout
+    with open(course30 / "reports" / "canvas-push.problems.csv", newline="") as fh:
+        listed = {(r["kind"], r["nbgrader_student"] or r["roster_key"].lower()) for r in csv.DictReader(fh)}
+    assert {("error", "s05"), ("not-in-roster", "s29"), ("no-record", "r31")} <= listed
     no_token = subprocess.run(args, capture_output=True, text=True, timeout=120,
                               env={k: v for k, v in env.items() if k != "MY_CANVAS_TOKEN"})
     assert no_token.returncode == 2 and "$MY_CANVAS_TOKEN is empty" in no_token.stderr

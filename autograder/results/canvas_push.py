@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from autograder.results import outcomes as oc
-from autograder.results.lms import SERIOUS, Problem, Roster, load_grades, match_students, score_text
+from autograder.results.lms import SERIOUS, Problem, Roster, load_grades, match_students, score_text, write_report
 
 T = TypeVar("T")
 USER_FIELDS = ("login_id", "sis_user_id", "email", "id")
@@ -70,6 +70,7 @@ class PushResult:
     verified: bool = True
     dry_run: bool = False
     retries: int = 0
+    problems_path: Path | None = None
 
     @property
     def serious(self) -> list[Problem]:
@@ -239,6 +240,9 @@ def push_to_canvas(course: Path, url: str, token: str, course_id: int, assignmen
                     result.problems.append(Problem("not-verified", wanted[user_id][0], str(user_id), a,
                                                    f"wrote {score_text(score)}, Canvas now says {now}"))
     result.retries = client.retries
+    result.problems_path = course / "reports" / "canvas-push.problems.csv"
+    result.problems_path.parent.mkdir(parents=True, exist_ok=True)
+    write_report(result.problems_path, result.problems)
     return result
 
 
@@ -257,7 +261,8 @@ def push_summary(result: PushResult) -> str:
     for p in result.problems:
         counts[p.kind] = counts.get(p.kind, 0) + 1
     if counts:
-        lines.append("problems: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+        lines.append("problems: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+                     + f"; listed in {result.problems_path}")
     for p in result.serious[:20]:
         lines.append(f"  {p.kind}: {p.student or p.roster_key or '-'}{' / ' + p.assignment if p.assignment else ''}: "
                      f"{p.detail}")
