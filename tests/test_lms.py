@@ -279,6 +279,16 @@ def test_ambiguous_matches_are_never_guessed(tmp_path: Path) -> None:
     assert {p.student for p in problems if p.kind == "ambiguous"} == {"dup", "Bob", "bob"}
 
 
+def test_canvas_points_possible_that_differ_are_listed(tmp_path: Path) -> None:
+    roster = lms.read_roster(write_csv(tmp_path / "r.csv", [
+        ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "hw (1)", "quiz (2)"],
+        ["    Points Possible", "", "", "", "", "10.00", "20.00"], ["A", "1", "", "amy", "S", "", ""]]))
+    grades = {(a, "amy"): grade(a, "amy", 7.0) for a in ("hw", "quiz")}  # nbgrader: 10 points each
+    header, rows, problems = lms.build_rows("canvas", roster, ["hw", "quiz"], ["amy"], grades)
+    assert [p.assignment for p in problems if p.kind == "points-possible"] == ["quiz"]
+    assert rows == [["    Points Possible", "", "", "", "", "10", "10"], ["A", "1", "", "amy", "S", "7", "7"]]
+
+
 def test_strings_are_inert_and_numbers_stay_numbers(tmp_path: Path) -> None:
     evil = '=cmd|"/c calc"!A1'
     roster = lms.read_roster(write_csv(tmp_path / "r.csv", [

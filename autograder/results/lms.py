@@ -42,7 +42,9 @@ Choices where the formats say nothing about nbgrader (also in the README):
 
 * an **errored** submission never becomes a number: its cell is left empty (``errors="blank"``,
   the default), or its student's row is left out (``"omit-row"``), or nothing is written
-  (``"fail"``); every one is listed in the problems report;
+  (``"fail"``); every one is listed in the problems report. Moodle reads an empty cell as "no
+  grade" (it clears one entered by hand); Canvas's and Brightspace's documentation say nothing
+  about empty cells, so check the import preview, or use ``omit-row``;
 * a student **without a submission**, or a roster student with no nbgrader record, gets an empty
   cell (``missing="blank"``, the default: nothing in the LMS is overwritten by a guess) or 0
   (``missing="zero"``), and is listed; a row with no number at all is not written (in Moodle an
@@ -228,7 +230,7 @@ def match_students(roster: Roster, column: str,
         (student,) = ids
         if not rows:
             problems.append(Problem("not-in-roster", student, detail=f"no roster row has {column} = {student!r}: "
-                                                                     "this student's grades are not in the file"))
+                                                                     "nothing is written for this student"))
         elif len(rows) > 1:
             blocked.update(rows)
             problems.append(Problem("ambiguous", student, detail=f"{len(rows)} roster rows match {student!r} by "
