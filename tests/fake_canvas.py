@@ -28,6 +28,7 @@ class FakeCanvas:
     users: list[dict[str, Any]]  # id, name, login_id, sis_user_id, email
     assignments: list[dict[str, Any]]  # id, name, points_possible
     scores: dict[tuple[int, int], float | None] = field(default_factory=dict)  # (assignment id, user id) -> score
+    excused: set[tuple[int, int]] = field(default_factory=set)  # (assignment id, user id)
     requests: list[tuple[str, str, int]] = field(default_factory=list)  # (method, path, status)
     throttled: int = 0
     retry_after: str = "1"
@@ -52,7 +53,7 @@ class FakeCanvas:
         score = self.scores.get((aid, uid))
         return {"id": aid * 100000 + uid, "assignment_id": aid, "user_id": uid, "score": score,
                 "grade": None if score is None else f"{score:g}",
-                "workflow_state": "unsubmitted" if score is None else "graded"}
+                "workflow_state": "unsubmitted" if score is None else "graded", "excused": (aid, uid) in self.excused}
 
     def start(self) -> FakeCanvas:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))

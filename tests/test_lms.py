@@ -332,6 +332,7 @@ def canvas():
     uid = {login: u for login, u, _, _ in roster_people()}
     aid = {A1: 501, A2: 502}
     fake.scores[(501, uid["s01"])] = expected_score("s01", A1)  # already right: must not be written again
+    fake.excused.add((502, uid["s11"]))  # the instructor excused s11 from ps2 in Canvas
     for (login, a), score in PRE_EXISTING.items():
         if score is not None:
             fake.scores[(aid[a], uid[login])] = score
@@ -361,15 +362,16 @@ def test_canvas_push_writes_nbgraders_scores_and_is_idempotent(course30: Path, c
             got = canvas.scores.get((aid, uid[sid]))
             if (sid, a) == ERRORED:
                 assert got == 9.0  # an errored submission never overwrites what Canvas has
-            elif (sid, a) == NO_SUBMISSION:
+            elif (sid, a) in (NO_SUBMISSION, ("s11", A2)):
                 assert got is None
             else:
                 assert got == expected_score(sid, a), (sid, a)
     assert canvas.scores[(501, uid["r31"])] == 4.0  # a Canvas student nbgrader never saw is left alone
     puts = canvas.count("PUT")
-    assert puts == len(result.changes) == 28 * 2 - 2 - 1  # every matched cell but the error, the missing, s01's
+    # every matched cell but the error, the missing one, s01's (already right) and s11's (excused)
+    assert puts == len(result.changes) == 28 * 2 - 2 - 1 - 1
     kinds = {p.kind for p in result.problems}
-    assert {"error", "missing", "not-in-roster", "no-record"} <= kinds and result.serious
+    assert {"error", "missing", "not-in-roster", "no-record", "excused"} <= kinds and result.serious
     again, _ = push(course30, canvas)
     assert again.changes == [] and again.unchanged == len(result.changes) + 1 and again.verified
     assert canvas.count("PUT") == puts  # the second run wrote nothing
@@ -380,10 +382,10 @@ def test_canvas_push_retries_429_honouring_retry_after(course30: Path, canvas) -
     canvas.throttle(3, retry_after="2")
     result, client = push(course30, canvas, sleep=slept.append, dry_run=True)
     assert canvas.count(status=429) == 3 and slept == [2.0, 2.0, 2.0] and result.retries == 3
-    assert len(result.changes) == 53 and canvas.count("PUT") == 0  # a dry run reads only
+    assert len(result.changes) == 52 and canvas.count("PUT") == 0  # a dry run reads only
     canvas.throttle(2, retry_after="Wed, 21 Oct 2015 07:28:00 GMT")  # a date in the past: retry at once
     result, _ = push(course30, canvas, sleep=slept.append)
-    assert result.verified and slept[3:] == [0.0, 0.0] and canvas.count("PUT") == 53
+    assert result.verified and slept[3:] == [0.0, 0.0] and canvas.count("PUT") == 52
 
 
 def test_canvas_push_says_which_on_401_and_404(course30: Path, canvas) -> None:

@@ -19,9 +19,10 @@ Exceeded)``) when a token's quota is spent. Every call is retried with the delay
 ``max_retries`` times. 401 (bad token) and 404 (no such course or assignment) stop at once with
 a message that says which.
 
-Choices: assignments are found by name (case-insensitive) or by ``items`` (``NAME=ID`` or
-``NAME=Canvas name``); a Canvas assignment whose points differ from nbgrader's is listed, and the
-nbgrader points are written as they are (Canvas keeps scores above its points possible).
+Choices: a submission Canvas marks *excused* is never overwritten (listed); assignments are
+found by name (case-insensitive) or by ``items`` (``NAME=ID`` or ``NAME=Canvas name``); a Canvas
+assignment whose points differ from nbgrader's is listed, and the nbgrader points are written as
+they are (Canvas keeps scores above its points possible).
 """
 
 from __future__ import annotations
@@ -217,6 +218,10 @@ def push_to_canvas(course: Path, url: str, token: str, course_id: int, assignmen
                                                           lambda t=target: list(t.get_submissions(per_page=100)))}
         for user_id, (student, score) in sorted(wanted.items()):
             sub = current.get(user_id)
+            if getattr(sub, "excused", False):  # the instructor's decision in Canvas: never overwritten
+                result.problems.append(Problem("excused", student, str(user_id), a,
+                                               f"excused in Canvas: {score_text(score)} not pushed"))
+                continue
             old = getattr(sub, "score", None) if sub is not None else None
             if old is not None and abs(float(old) - score) < SAME:
                 result.unchanged += 1
