@@ -1,4 +1,4 @@
-"""``zengrad-kit``: grade a class, run the demo, regenerate the release, validate a notebook.
+"""``zengrad-kit``: grade a class, run the demo, regenerate the release, validate a notebook, grades into an LMS.
 
 Exit statuses (all commands):
   0  success (grade: every submission graded cleanly; integrity flags do not count)
@@ -192,6 +192,52 @@ def cmd_serve(args: argparse.Namespace, overrides: list[str]) -> int:
         print(f"zengrad-kit: error: {exc}", file=sys.stderr)
         return oc.EXIT_INTERNAL
     return oc.EXIT_OK
+def cmd_lms(args: argparse.Namespace, overrides: list[str]) -> int:
+    """Write an LMS gradebook CSV (Canvas, Moodle, Brightspace) matched against the LMS's own export."""
+    from autograder.results.lms import LmsError, export_lms, parse_items, summary
+
+    if overrides:
+        return _usage("lms takes no config overrides")
+    if args.lms == "canvas-push":
+        return cmd_canvas_push(args)
+    if not args.roster:
+        return _usage(f"lms {args.lms} needs --roster ROSTER.csv (the gradebook export of your {args.lms} course)")
+    course = find_course(args.course)
+    try:
+        result = export_lms(course, args.lms, Path(args.roster), Path(args.output) if args.output else None,
+                            args.assignments or None, args.match_key, parse_items(args.item), args.errors,
+                            args.missing)
+    except LmsError as exc:
+        return _usage(str(exc))
+    print(summary(result))
+    if result.path is None:
+        return 1
+    return 1 if result.serious else oc.EXIT_OK
+
+
+def cmd_canvas_push(args: argparse.Namespace) -> int:
+    """Push scores to a Canvas course through its API (autograder/results/canvas_push.py)."""
+    from autograder.results.canvas_push import CanvasPushError, push_summary, push_to_canvas
+    from autograder.results.lms import LmsError, parse_items
+
+    if not args.url or args.course_id is None:
+        return _usage("lms canvas-push needs --url URL and --course-id ID")
+    token = os.environ.get(args.token_env, "")
+    if not token:
+        return _usage(f"${args.token_env} is empty: put a Canvas API token in it (or name another variable with "
+                      "--token-env)")
+    course = find_course(args.course)
+    try:
+        result = push_to_canvas(course, args.url, token, args.course_id, args.assignments or None,
+                                match_key=args.match_key or "login_id", items=parse_items(args.item),
+                                missing=args.missing, dry_run=args.dry_run)
+    except LmsError as exc:
+        return _usage(str(exc))
+    except CanvasPushError as exc:
+        print(f"zengrad-kit: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(push_summary(result))
+    return 1 if result.serious or not result.verified else oc.EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -271,6 +317,37 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--until-idle", action="store_true",
                     help="handle what is in inbound/ now, then exit (a cron job, the demo)")
     sv.set_defaults(func=cmd_serve)
+
+    lms = sub.add_parser("lms", help="grades into Canvas, Moodle or Brightspace (import CSV, or a push to Canvas)",
+                         description="Write a gradebook CSV in the import format of an LMS, matching students by an "
+                                     "export of that LMS's gradebook (--roster), or push scores to Canvas through its "
+                                     "API (canvas-push). Scores are those of `nbgrader export` (after late penalties). "
+                                     "An errored submission is never a 0: its cell is left empty and listed; students "
+                                     "unmatched either way are listed in OUT.problems.csv. Exit 1 when that list has "
+                                     "errors or unmatched students.")
+    lms.add_argument("lms", choices=["canvas", "moodle", "brightspace", "canvas-push"])
+    lms.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: every assignment in the gradebook")
+    lms.add_argument("--roster", metavar="ROSTER.csv", help="the LMS's gradebook export (canvas, moodle, brightspace)")
+    lms.add_argument("-o", "--output", metavar="OUT.csv", help="default: reports/<lms>-grades.csv in the course")
+    lms.add_argument("--match-key", metavar="COLUMN",
+                     help="roster column (canvas-push: Canvas user field) matched against the nbgrader student id, "
+                          "case-insensitive (defaults: canvas 'SIS Login ID', moodle 'Username' else 'Email "
+                          "address', brightspace 'Username'; canvas-push 'login_id')")
+    lms.add_argument("--item", action="append", metavar="ASSIGNMENT=COLUMN",
+                     help="the LMS column (canvas-push: assignment id or name) for an nbgrader assignment "
+                          "(default: the column whose item name is the assignment's name)")
+    lms.add_argument("--errors", choices=["blank", "omit-row", "fail"], default="blank",
+                     help="an errored submission: empty cell (default), leave the student's row out, or write "
+                          "nothing and exit 1")
+    lms.add_argument("--missing", choices=["blank", "zero"], default="blank",
+                     help="no submission / no nbgrader record: empty cell (default) or 0")
+    lms.add_argument("--course")
+    lms.add_argument("--url", help="canvas-push: the Canvas base URL, e.g. https://canvas.example.edu")
+    lms.add_argument("--token-env", default="CANVAS_API_TOKEN", metavar="VAR",
+                     help="canvas-push: the environment variable holding the API token (default: CANVAS_API_TOKEN)")
+    lms.add_argument("--course-id", type=int, help="canvas-push: the Canvas course id")
+    lms.add_argument("--dry-run", action="store_true", help="canvas-push: read Canvas, change nothing, list changes")
+    lms.set_defaults(func=cmd_lms)
     return parser
 
 
@@ -279,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     _env()
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    if args.command == "lms":  # argparse leaves ASSIGNMENTs given after an option over: take them back
+        args.assignments += [a for a in extra if not a.startswith("-")]
+        extra = [a for a in extra if a.startswith("-")]
     overrides = _split_overrides(extra, parser)
     if overrides and args.command == "release":
         parser.error("release takes no config overrides")
