@@ -25,7 +25,7 @@ from tests.course_helpers import REPO, mutate, read_nb, solution_nb
 
 def _skipped_cells() -> set[str]:
     """The read-only cells the worker does not replay (``TrustedChecks.skip_cells`` of the course config)."""
-    from autograder.grading.run import course_config
+    from autograder.grading.config import course_config
 
     return set(course_config(REPO).TrustedChecks.get("skip_cells", []))
 

@@ -28,6 +28,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from autograder.grading.config import course_config, sandbox_backend
 from autograder.grading.discover import Job
 from autograder.grading.private import (
     Graded,
@@ -122,8 +123,11 @@ def check_workers(client: Any, expected: str, backend: str = "bwrap") -> int:
 
 
 def run_cluster(course: Path, jobs: list[Job], scheduler: str, overrides: list[str], job_timeout: float,
-                feedback: bool = True, progress: bool = True) -> list[Outcome]:
-    """Grade ``jobs`` on the Dask cluster at ``scheduler``; one Outcome per job, in job order."""
+                feedback: bool = True, progress: bool = True, backend: str | None = None) -> list[Outcome]:
+    """Grade ``jobs`` on the Dask cluster at ``scheduler``; one Outcome per job, in job order.
+
+    ``backend``: the sandbox backend the workers must use (read from the course when not given).
+    """
     from distributed import Client
 
     from autograder.grading.pool import Progress
@@ -134,9 +138,9 @@ def run_cluster(course: Path, jobs: list[Job], scheduler: str, overrides: list[s
         raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     results: dict[tuple[str, str], Outcome] = {}
     try:
-        from autograder.grading.run import course_config
-
-        check_workers(client, fingerprint(), course_config(course, overrides).Sandbox.get("backend", "bwrap"))
+        if backend is None:
+            backend = sandbox_backend(course_config(course, overrides))
+        check_workers(client, fingerprint(), backend)
         materials = {a: client.scatter(Material.from_course(course, a), broadcast=True)
                      for a in sorted({j.assignment for j in jobs})}
         recorder = RecordingSession(course, overrides, feedback)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autograder.grading.config import course_config, default_job_timeout, merge_overrides, sandbox_backend
 from autograder.grading.discover import Job, UsageError, discover
 from autograder.grading.gradebook import (
     Mismatch,
@@ -43,36 +44,15 @@ class RunResult:
         return oc.EXIT_SUBMISSION_ERRORS if any(o.status == oc.ERROR for o in self.outcomes) else oc.EXIT_OK
 
 
-def course_config(course: Path, overrides: list[str] | tuple[str, ...] = ()) -> Any:
-    """The course's ``nbgrader_config.py`` plus ``--Class.trait=value`` overrides, as nbgrader would load them."""
-    from traitlets.config.loader import KVArgParseConfigLoader, PyFileConfigLoader
-
-    cfg = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
-    cfg.merge(KVArgParseConfigLoader(list(overrides)).load_config())
-    return cfg
-
-
-def default_job_timeout(course: Path, overrides: list[str]) -> float:
-    """Wall-clock backstop per submission: the notebook's backstop plus room for the checks and start-up.
-
-    It only catches a grading run that is stuck; every limit that decides a score counts CPU time.
-    """
-    cfg = course_config(course, overrides)
-    notebook = float(cfg.GuardedExecute.get("notebook_timeout", 1800))
-    checks = float(cfg.TrustedChecks.get("cpu_seconds", 600))
-    return notebook + 2 * checks + 120.0
-
-
 class SandboxError(Exception):
     """The sandbox cannot start: nothing was graded (exit status 4)."""
 
 
-def check_sandbox(course: Path, overrides: list[str]) -> str:
+def check_sandbox(cfg: Any) -> str:
     """Start one trivial sandbox before grading anything; the backend in use ('bwrap' or 'none')."""
     from autograder.sandbox.jail import UNSAFE_WARNING, SandboxUnavailable, preflight
 
-    cfg = course_config(course, overrides)
-    backend = cfg.Sandbox.get("backend", "bwrap")
+    backend = sandbox_backend(cfg)
     if backend == "none":
         print(f"WARNING: {UNSAFE_WARNING}", file=sys.stderr)
         return backend
@@ -81,20 +61,6 @@ def check_sandbox(course: Path, overrides: list[str]) -> str:
     except SandboxUnavailable as exc:
         raise SandboxError(str(exc)) from None
     return backend
-
-
-def merge_overrides(overrides: list[str] | tuple[str, ...]) -> list[str]:
-    """``--Class.trait=value`` arguments with later ones replacing earlier ones for the same trait.
-
-    traitlets rejects a trait given twice on one command line; the demo's limits
-    and the user's own overrides may name the same trait.
-    """
-    merged: dict[str, str] = {}
-    for arg in overrides:
-        key = arg.split("=", 1)[0]
-        merged.pop(key, None)
-        merged[key] = arg
-    return list(merged.values())
 
 
 def submission_digest(course: Path, job: Job) -> str:
@@ -138,9 +104,10 @@ def grade(course: Path, assignments: list[str] | None = None, students: list[str
     workers = workers or default_workers()
     if not jobs:
         return RunResult([], 0.0, workers)
-    backend = course_config(course, overrides).Sandbox.get("backend", "bwrap")
+    cfg = course_config(course, overrides)  # read once for the whole run
+    backend = sandbox_backend(cfg)
     if scheduler is None:
-        backend = check_sandbox(course, overrides)
+        backend = check_sandbox(cfg)
     preload()
     check_gradebook(course, sorted({j.assignment for j in jobs}))
     ensure_students(course, [j.student for j in jobs])
@@ -150,7 +117,7 @@ def grade(course: Path, assignments: list[str] | None = None, students: list[str
     if kept and progress:
         print(f"resuming: {len(kept)} submissions already graded and verified, {len(todo)} to grade",
               file=sys.stderr)
-    timeout = job_timeout or default_job_timeout(course, overrides)
+    timeout = job_timeout or default_job_timeout(cfg)
 
     def execute(batch: list[Job], parallel: int, show: bool) -> list[Outcome]:
         if not batch:
@@ -158,7 +125,7 @@ def grade(course: Path, assignments: list[str] | None = None, students: list[str
         if scheduler is not None:
             from autograder.grading.cluster import run_cluster
 
-            return run_cluster(course, batch, scheduler, overrides, timeout, feedback, show)
+            return run_cluster(course, batch, scheduler, overrides, timeout, feedback, show, backend=backend)
         return run_pool(course, batch, parallel, overrides, timeout, feedback, show)
 
     fresh = {o.key: o for o in execute(todo, workers, progress)}

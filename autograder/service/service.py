@@ -89,8 +89,8 @@ class Service:
 
     def __init__(self, course: Path, overrides: list[str] | tuple[str, ...] = (), scheduler: str | None = None,
                  workers: int | None = None, log: Any = None) -> None:
+        from autograder.grading.config import course_config, default_job_timeout, merge_overrides
         from autograder.grading.private import Material
-        from autograder.grading.run import course_config, default_job_timeout, merge_overrides
         from autograder.release import assignments
 
         self.course = Path(course).resolve()
@@ -128,7 +128,7 @@ class Service:
         self.grade_ids = {a: self._grade_ids(a) for a in self.assignments}
         self.materials = {a: Material.from_course(self.course, a) for a in self.assignments}
         self.db_url = cfg.CourseDirectory.get("db_url", "") or f"sqlite:///{self.course / 'gradebook.db'}"
-        self.job_timeout = default_job_timeout(self.course, list(self.overrides))
+        self.job_timeout = default_job_timeout(cfg)
         self.scheduler = scheduler
         self.workers = workers or self.settings.workers or (len(os.sched_getaffinity(0)) or 1)
         self.executor: Any = None
@@ -151,13 +151,14 @@ class Service:
 
     def start(self) -> None:
         """Check the sandbox, start the workers and the watcher; put interrupted work back in the queue."""
+        from autograder.grading.config import sandbox_backend
         from autograder.grading.run import SandboxError, check_sandbox
         from autograder.grading.session import preload
 
-        backend = self.cfg.Sandbox.get("backend", "bwrap")
+        backend = sandbox_backend(self.cfg)
         if self.scheduler is None:
             try:
-                check_sandbox(self.course, list(self.overrides))
+                check_sandbox(self.cfg)
             except SandboxError as exc:
                 raise ServiceError(str(exc)) from None
         requeued = self.state.recover()
