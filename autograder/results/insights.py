@@ -160,7 +160,8 @@ def across_cells(clusters: Iterable[Cluster], assignment: str) -> list[tuple[str
         if c.assignment == assignment and c.kind != OTHER:
             who[c.kind].update(c.students)
             where[c.kind].add(c.grade_id)
-    return sorted(((k, sorted(who[k]), sorted(where[k])) for k in who), key=lambda r: (-len(r[1]), r[0]))
+    return sorted(((k, sorted(who[k]), sorted(where[k])) for k in who),
+                  key=lambda r: (r[0] == STUB, -len(r[1]), r[0]))  # unanswered parts last: no misconception
 
 
 def attempts_to_pass(course: Path) -> dict[tuple[str, str], dict[str, int | None]]:
@@ -255,22 +256,25 @@ def insights_markdown(clusters: list[Cluster], errors: list[Outcome], unreadable
 
 
 def plot(clusters: list[Cluster], path: Path, top: int = 20) -> None:
-    """The biggest clusters as horizontal bars (matplotlib Agg)."""
+    """The biggest misconceptions as horizontal bars (matplotlib Agg): per assignment each named kind over
+    all its cells, and each unnamed cluster; the unanswered stubs are left out (no misconception)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    biggest = sorted(clusters, key=lambda c: (-len(c.students), c.assignment, c.grade_id, c.kind, c.signature))[:top]
-    labels = [f"{c.assignment.split('_')[0]} {c.grade_id}: {c.kind if c.kind != OTHER else c.signature[:40]}"
-              for c in biggest] or ["(no failed check)"]
-    sizes = [len(c.students) for c in biggest] or [0]
+    bars = [(len(who), f"{a.split('_')[0]}: {kind}") for a in sorted({c.assignment for c in clusters})
+            for kind, who, _cells in across_cells(clusters, a) if kind != STUB]
+    bars += [(len(c.students), f"{c.assignment.split('_')[0]} {c.grade_id}: {c.signature[:40]}")
+             for c in clusters if c.kind == OTHER]
+    bars = sorted(bars, key=lambda b: (-b[0], b[1]))[:top] or [(0, "(no misconception)")]
+    labels, sizes = [b[1] for b in bars], [b[0] for b in bars]
     fig, ax = plt.subplots(figsize=(9, 0.35 * len(labels) + 1.2))
     ax.barh(range(len(labels)), sizes, color="#c44e52")
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("students")
-    ax.set_title("biggest misconception clusters")
+    ax.set_title("misconceptions: students per kind")
     fig.tight_layout()
     fig.savefig(path, dpi=80, metadata={"Software": None})
     plt.close(fig)
@@ -281,7 +285,7 @@ def summary_lines(clusters: list[Cluster], top: int = 3) -> list[str]:
     lines = ["## Misconceptions", "", "See [insights.md](insights.md) (and `insights.png`) for every cluster, "
              "per cell, with the students and a counterexample."]
     rows = [(a, kind, who, cells) for a in sorted({c.assignment for c in clusters})
-            for kind, who, cells in across_cells(clusters, a)[:top]]
+            for kind, who, cells in [r for r in across_cells(clusters, a) if r[0] != STUB][:top]]
     if rows:
         lines += ["", "| assignment | kind | students | cells |", "|---|---|---:|---|"]
         lines += [f"| {md_text(a)} | {md_text(kind)} | {len(who)} | {', '.join(md_text(g) for g in cells)} |"
