@@ -248,6 +248,8 @@ def test_overwrite_that_reads_as_nothing_added_and_a_gradient_passed_through_a_z
     ("mul_overwrites", "(a.grad held 1.0 and lost it: add to it (+=), do not assign (=))"),
     ("add_overwrites", "(a.grad is still 1.0: add this operation's 1.0 to it (+=, not =))"),
     ("add_no_chain_rule", "(out.grad is 0 here, so nothing may reach a.grad"),
+    ("mul_no_chain_rule", "(out.grad is 0 here, so nothing may reach b.grad"),  # (a * b) * c: the inner out.grad
+    ("exp_no_chain_rule", "(out.grad is missing: multiply your local derivative by it (chain rule))"),
     ("log_wrong", "(yours is self.data; the numerical one is 1 / self.data)"),
 ])
 def test_the_hidden_checks_name_a_bug_in_the_visible_tests_words(mutant: str, words: str) -> None:

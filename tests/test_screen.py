@@ -380,6 +380,8 @@ def test_our_text_escapes_what_students_choose(graded) -> None:
     assert data["output_format"] == "text" and all(t["output_format"] == "text" for t in data["tests"])
     summary = (graded.root / "reports" / "summary.md").read_text()
     assert "<img" not in summary
+    insights = (graded.root / "reports" / "insights.md").read_text()  # names and counterexamples are escaped
+    assert "<img" not in insights and "<script" not in insights
 
 
 @pytest.mark.browser

@@ -6,7 +6,9 @@ Everything goes under ``<course>/reports/`` (gitignored):
 * ``outcomes.json``: one outcome per submission (read by ``autograder.results.export`` for the CSV);
 * ``grades.csv``: ``nbgrader export`` with the course's plugin (status and error columns);
 * ``summary.md`` and ``histogram.png``: pass rate per cell, score distribution, students who need a look;
-  ``summary.html``: the same as a self-contained page (sanitised, under a policy that runs no script).
+  ``summary.html``: the same as a self-contained page (sanitised, under a policy that runs no script);
+* ``insights.md`` and ``insights.png``: the failing students of each cell clustered by misconception
+  (``autograder.results.insights``), linked from the summary.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from autograder.exchange import refused_submissions
 from autograder.results import outcomes as oc
+from autograder.results.insights import write_insights
 from autograder.results.outcomes import Outcome
 from autograder.sandbox.jail import UNSAFE_WARNING
 from autograder.screen.text import md_text, plain_text
@@ -234,6 +237,7 @@ def write_all(course: Path, result: Any, overrides: list[str] | None = None) -> 
         note += "\n\n**Gradebook verification failed:** " + "; ".join(result.problems)
     summary = out / "summary.md"
     text = summary_markdown(everyone, note, refused_submissions(course))
+    text += "\n" + "\n".join(write_insights(course, everyone))
     summary.write_text(text)
     (out / "summary.html").write_text(summary_page(text, (out / "histogram.png").read_bytes()))
     with contextlib.suppress(OSError):

@@ -36,6 +36,19 @@ def _local_view(g: Graph, leaf: int) -> tuple[int, dict[str, float] | None]:
     return max(1, args.count(leaf)), values
 
 
+def _composed_view(g: Graph, leaf: int, upstream: float) -> tuple[int, float] | None:
+    """For a leaf of a composed graph read by exactly one operation (``a`` in ``(a * b) * c``): how
+    often that operation uses it and the ``out.grad`` its ``_backward`` saw, by the reference, so a
+    missing chain-rule factor is named there too. None for a leaf read by several operations."""
+    readers = [i for i in g.topo() if not g.is_leaf(i) and leaf in g.inputs(i)]
+    if len(readers) != 1 or readers[0] == g.root:
+        return None
+    try:
+        return g.inputs(readers[0]).count(leaf), float(g.local_grads(upstream)[readers[0]])
+    except (ArithmeticError, ValueError, TypeError):
+        return None
+
+
 def compare(engine: Engine, g: Graph, upstream: float = 1.0, mode: str = "local", what: str = "",
             use_fd: bool = True) -> None:
     """Backpropagate through ``g`` on the student and the reference; raise CheckFailure on any difference.
@@ -65,8 +78,12 @@ def compare(engine: Engine, g: Graph, upstream: float = 1.0, mode: str = "local"
         initial = g.initial.get(leaf, 0.0)
         if not close(mine, ref):
             uses, values = _local_view(g, leaf) if mode == "local" else (1, None)
+            up = seed
+            composed = _composed_view(g, leaf, upstream) if mode == "local" and values is None else None
+            if composed is not None:
+                uses, up = composed
             raise CheckFailure(f"{context}: your {names[leaf]}.grad = {fmt(mine)}, expected {fmt(ref)}"
-                               f"{hint(mine, ref, initial, seed, uses=uses, name=names[leaf], values=values)}")
+                               f"{hint(mine, ref, initial, up, uses=uses, name=names[leaf], values=values)}")
         if use_fd:
             numeric = initial + seed * g.central_difference(leaf)
             if not close(mine, numeric, FD_ATOL, FD_RTOL):

@@ -223,6 +223,25 @@ class Graph:
                 vals.append(apply(node.op, [a["const"] if isinstance(a, dict) else vals[a] for a in node.args]))
         return [v.data for v in vals]
 
+    def local_grads(self, upstream: float = 1.0) -> list[float]:
+        """Every node's gradient by ``zengrad_ref`` after ``out.grad = upstream`` and each ``_backward``
+        in reverse topological order (mode ``"local"``), ``initial`` gradients first."""
+        from zengrad_ref import Value
+
+        vals: list[Value] = []
+        for node in self.nodes:
+            if node.op == "leaf":
+                vals.append(Value(node.value))
+            else:
+                vals.append(apply(node.op, [a["const"] if isinstance(a, dict) else vals[a] for a in node.args]))
+        for i, g in self.initial.items():
+            vals[i].grad = g
+        vals[self.root].grad = upstream
+        for i in reversed(self.topo()):
+            if not self.is_leaf(i):
+                vals[i]._backward()
+        return [v.grad for v in vals]
+
     def central_difference(self, leaf: int) -> float:
         """d root / d leaf, estimated by central differences of the reference's forward pass."""
         x = self.nodes[leaf].value
