@@ -176,3 +176,14 @@ def test_hostile_code_escaped(tmp_path: Path) -> None:
     assert "script" not in scan.tags and "img" not in scan.tags and "textarea" not in scan.tags
     assert "&lt;script&gt;" in page and "Content-Security-Policy" in page
     assert "never changes a grade" in page
+
+
+def test_cli(tmp_path: Path, capsys) -> None:
+    from autograder.cli import main
+
+    course = make_course(tmp_path, class_of(3))
+    (course / "nbgrader_config.py").write_text("")
+    assert main(["similarity", "ps1_operators", "--course", str(course), "--threshold", "0.9"]) == 0
+    assert "3 compared, 0 pair(s) at or above 90%" in capsys.readouterr().out
+    assert (course / "reports" / "similarity" / "ps1_operators.json").exists()
+    assert main(["similarity", "nope", "--course", str(course)]) == 2
