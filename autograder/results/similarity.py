@@ -32,7 +32,11 @@ from typing import Any
 #: copydetect's ``noise_t``: matches shorter than this many filtered characters are ignored.
 NOISE = 25
 #: copydetect's ``guarantee_t``: a match at least this long is always found (window = G - N + 1).
-GUARANTEE = 30
+#: Equal to NOISE, so the window is 1 and every k-gram is kept: copydetect hashes k-grams with
+#: Python's per-process salted ``hash()``, so winnowing (window > 1) would pick different
+#: fingerprints on every run and the same class could give a different report. Solution code is
+#: a few hundred tokens per student, so keeping every k-gram costs little.
+GUARANTEE = 25
 #: A pair is reported when both similarities (each student's share of fingerprinted code
 #: that matches the other's) are at least this.
 THRESHOLD = 0.8
