@@ -377,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "threshold. Evidence for a human to review: never changes a grade.")
     sim.add_argument("assignment", metavar="ASSIGNMENT")
     sim.add_argument("--threshold", type=float, default=None,
-                     help="report a pair when both students' matched share is at least this (default: 0.8)")
+                     help="report a pair when both students' matched share is at least this (default: 0.7)")
     sim.add_argument("--course")
     sim.set_defaults(func=cmd_similarity)
     return parser

@@ -107,8 +107,9 @@ def planted_copy(bodies: dict[str, list[str]]) -> dict[str, list[str]]:
     copied = {}
     for gid, lines in bodies.items():
         new = [re.sub(r"\b(\w+)\b", lambda m: RENAMES.get(m.group(1), m.group(1)), line) for line in lines]
-        if gid in ("add_solution", "mul_solution") and len(new) == 2:
-            new = new[::-1]  # the two gradient updates are independent
+        last = new[-2:]
+        if len(last) == 2 and {line.split(".")[0] for line in last} == {"self", "rhs"}:
+            new = new[:-2] + last[::-1]  # the two operands' gradient updates are independent: swap them
         copied[gid] = new
     # renaming `out` needs the stub's own line renamed too, which a student would not do: keep `out`
     return {gid: [line.replace("result", "out") for line in v] for gid, v in copied.items()}
@@ -134,7 +135,10 @@ def test_planted_pair_flagged_and_only_it(tmp_path: Path) -> None:
     release = REPO / "release" / "ps1_operators" / "ps1_operators.ipynb"
     bodies = independent_bodies(20)
     students = {f"s{i:03d}": notebook_with(b, release) for i, b in enumerate(bodies)}
-    students["copier"] = notebook_with(planted_copy(bodies[7]), release)
+    copied = planted_copy(bodies[7])
+    swapped = [gid for gid in copied if copied[gid][-1].startswith("self.") and bodies[7][gid][-1].startswith("other.")]
+    assert len(swapped) == 2 and copied != bodies[7]  # add and mul: lines reordered, variables renamed
+    students["copier"] = notebook_with(copied, release)
     students["broken"] = "{not json"
     course = make_course(tmp_path, students)
     result = similarity_report(course, "ps1_operators")

@@ -39,7 +39,7 @@ NOISE = 25
 GUARANTEE = 25
 #: A pair is reported when both similarities (each student's share of fingerprinted code
 #: that matches the other's) are at least this.
-THRESHOLD = 0.8
+THRESHOLD = 0.7
 
 BANNER = "Evidence for a human to review — never changes a grade."
 
