@@ -191,3 +191,17 @@ def test_cli(tmp_path: Path, capsys) -> None:
     assert "3 compared, 0 pair(s) at or above 90%" in capsys.readouterr().out
     assert (course / "reports" / "similarity" / "ps1_operators.json").exists()
     assert main(["similarity", "nope", "--course", str(course)]) == 2
+
+
+def test_every_copy_flagged_stub_only_not_compared(tmp_path: Path) -> None:
+    release = REPO / "release" / "ps1_operators" / "ps1_operators.ipynb"
+    bodies = independent_bodies(20)
+    students = {f"s{i:03d}": notebook_with(b, release) for i, b in enumerate(bodies)}
+    students.update({f"copy{i:03d}": notebook_with(planted_copy(b), release) for i, b in enumerate(bodies)})
+    students["idle"] = json.loads(release.read_text(encoding="utf-8"))  # the stub as released: nothing written
+    course = make_course(tmp_path, students)
+    result = similarity_report(course, "ps1_operators")
+    copies = {(p.a, p.b) for p in result.pairs if p.a[4:] == p.b[1:]}
+    assert copies == {(f"copy{i:03d}", f"s{i:03d}") for i in range(20)}
+    assert not [p for p in result.pairs if not p.a.startswith("copy") and not p.b.startswith("copy")]
+    assert result.not_compared == {"idle": "no code written in the solution cells"}
