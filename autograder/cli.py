@@ -1,4 +1,5 @@
-"""``zengrad-kit``: grade a class, run the demo, regenerate the release, validate a notebook, grades into an LMS.
+"""``zengrad-kit``: grade a class, run the demo, regenerate the release, validate a notebook, grades into an LMS,
+flag similar solution code for a human to review.
 
 Exit statuses (all commands):
   0  success (grade: every submission graded cleanly; integrity flags do not count)
@@ -240,6 +241,26 @@ def cmd_canvas_push(args: argparse.Namespace) -> int:
     return 1 if result.serious or not result.verified else oc.EXIT_OK
 
 
+def cmd_similarity(args: argparse.Namespace, overrides: list[str]) -> int:
+    """Write reports/similarity/<assignment>.html and .json (autograder/results/similarity.py); no grade changes."""
+    from autograder.results.similarity import THRESHOLD, similarity_report
+
+    if overrides:
+        return _usage("similarity takes no config overrides")
+    course = find_course(args.course)
+    if not (course / "release" / args.assignment).is_dir():
+        return _usage(f"no release/{args.assignment}/ in {course}")
+    try:
+        result = similarity_report(course, args.assignment,
+                                    THRESHOLD if args.threshold is None else args.threshold)
+    except ValueError as exc:
+        return _usage(str(exc))
+    print(f"{result.compared} compared, {len(result.pairs)} pair(s) at or above {result.threshold:.0%}, "
+          f"{len(result.not_compared)} not compared, {result.seconds:.1f} s: {result.html_path} "
+          "(evidence for a human to review; no grade was changed)")
+    return oc.EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zengrad-kit", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -348,6 +369,17 @@ def build_parser() -> argparse.ArgumentParser:
     lms.add_argument("--course-id", type=int, help="canvas-push: the Canvas course id")
     lms.add_argument("--dry-run", action="store_true", help="canvas-push: read Canvas, change nothing, list changes")
     lms.set_defaults(func=cmd_lms)
+
+    sim = sub.add_parser("similarity", help="flag pairs of similar solution code, for a human to review",
+                         description="Compare what each student wrote in the solution cells of ASSIGNMENT (the "
+                                     "released stub and the given code excluded) with copydetect, and write "
+                                     "reports/similarity/ASSIGNMENT.html and .json with the pairs at or above the "
+                                     "threshold. Evidence for a human to review: never changes a grade.")
+    sim.add_argument("assignment", metavar="ASSIGNMENT")
+    sim.add_argument("--threshold", type=float, default=None,
+                     help="report a pair when both students' matched share is at least this (default: 0.7)")
+    sim.add_argument("--course")
+    sim.set_defaults(func=cmd_similarity)
     return parser
 
 
