@@ -6,6 +6,10 @@ first stub), types a wrong and then a right ``_backward`` into the ``mul`` stub,
 its test cell, types the classic ``=`` for ``+=`` into ``tanh`` and sees its test cell fail with the
 message first, presses Validate, reads the dialog (each failing cell's error starts with its
 message, which fits the dialog), and submits from the Assignment List.
+With the submit-time service (``zengrad-kit serve``), a student fetches ps1 from the
+Assignment List, submits a wrong ``mul``, presses *Fetch Feedback* and reads the hidden check's
+counterexample; fixes it and sees it pass; a third submission is over the rate limit and its page
+says when the next feedback comes.
 Screenshots and texts land in ``test-artifacts/browser/``; their paths are printed and recorded as
 junit properties.
 """
@@ -124,6 +128,7 @@ def jupyter_lab(tmp_path: Path):
 def serve_lab(tmp_path: Path, assignments: list[str]):
     """JupyterLab over a student workspace holding these releases (and ps1 in the exchange)."""
     workspace = tmp_path / "student"
+    workspace.mkdir(parents=True, exist_ok=True)
     for name in assignments:
         shutil.copytree(REPO / "release" / name, workspace / name)
     # the instructor has released ps1 into the exchange (what `nbgrader release_assignment` does)
@@ -496,3 +501,107 @@ def test_student_fills_a_stub_sees_its_test_pass_validates_and_submits(
             ARTIFACTS / "jupyter-lab.log",
         ]:
             print(f"  {path}")
+
+
+# ------------------------------------------------------------------------------ feedback at submit time
+
+def _serve_until_idle(course_root: Path, exchange: Path) -> None:
+    """One pass of ``zengrad-kit serve`` over what is in the exchange (the service as a CLI)."""
+    env = dict(os.environ, ZENGRAD_EXCHANGE=str(exchange))
+    result = subprocess.run([str(Path(sys.executable).parent / "zengrad-kit"), "serve", "--until-idle", "--course",
+                             str(course_root), "--GradingService.feedbacks_per_window=2"],
+                            capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_submit_then_fetch_feedback_shows_the_hidden_checks_verdict_in_the_browser(
+        course_template, tmp_path: Path, monkeypatch) -> None:
+    """Fetch ps1 in the Assignment List, type a wrong mul, submit; the service grades it; Fetch Feedback and the
+    page names mul's hidden-check failure; fix, resubmit: it passes; a third submission is over the limit."""
+    from playwright.sync_api import sync_playwright
+
+    from autograder.service.student import release
+
+    lab = serve_lab(tmp_path, [])
+    base, token, workspace, exchange = next(lab)
+    try:
+        course = course_template.copy_to(tmp_path / "course")
+        monkeypatch.setenv("ZENGRAD_EXCHANGE", str(exchange))
+        release(course.root, ASSIGNMENT)  # the instructor's release, into the exchange Lab's student uses
+        nb = nbformat.read(REPO / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+        mul = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells].index("mul_solution")
+        pages: list[str] = []
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 900})
+                page.set_default_timeout(60_000)
+                student = Student(page, [])
+
+                def assignment_list() -> None:
+                    page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").first.click()
+                    page.locator(".lm-Menu-itemLabel", has_text="Assignment List").first.click()
+
+                def submit_and_read_feedback(n: int) -> str:
+                    page.keyboard.press("Control+s")
+                    page.wait_for_selector(".jp-NotebookPanel-toolbar .jp-Toolbar-item", timeout=10_000)
+                    page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')")
+                    assignment_list()
+                    fetched = page.locator("#fetched_assignments_list .list_item:not(.nested_list_item)",
+                                           has_text=ASSIGNMENT)
+                    fetched.get_by_role("button", name="Submit").click()
+                    submitted = page.locator("#submitted_assignments_list .list_item", has_text=ASSIGNMENT)
+                    page.wait_for_function("(n) => document.querySelectorAll("
+                                           "'#submitted_assignments_list .list_item').length >= n", arg=n)
+                    _serve_until_idle(course.root, exchange)  # the service grades what is in inbound/
+                    button = submitted.get_by_role("button", name="Fetch Feedback")
+                    button.first.wait_for()
+                    button.first.click()
+                    view = page.locator("#submitted_assignments_list a", has_text="view feedback")
+                    page.wait_for_function("(n) => [...document.querySelectorAll('#submitted_assignments_list a')]"
+                                           ".filter(a => a.textContent.includes('view feedback')).length >= n", arg=n)
+                    view.last.click()  # the file browser goes to the feedback folder
+                    folders = sorted((workspace / ASSIGNMENT / "feedback").iterdir())
+                    assert len(folders) == n, folders
+                    html = folders[-1] / f"{ASSIGNMENT}.html"
+                    viewer = browser.new_page()
+                    viewer.goto(f"{base}/files/{html.relative_to(workspace)}?token={token}")
+                    text = viewer.locator("body").inner_text()
+                    viewer.close()
+                    return text
+
+                # fetch ps1 from the Released assignments list
+                page.goto(f"{base}/lab?token={token}")
+                page.wait_for_selector(".jp-LabShell", timeout=60_000)
+                assignment_list()
+                released = page.locator("#released_assignments_list .list_item", has_text=ASSIGNMENT)
+                released.get_by_role("button", name="Fetch").click()
+                page.locator("#fetched_assignments_list .list_item", has_text=ASSIGNMENT).first.wait_for()
+                assert (workspace / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").exists()
+
+                page.goto(f"{base}/lab/tree/{ASSIGNMENT}/{ASSIGNMENT}.ipynb?token={token}")
+                page.wait_for_selector(".jp-NotebookPanel", timeout=60_000)
+                student.kernel_idle()
+                student.type_into(mul, MUL_WRONG)  # the chain rule forgotten
+                pages.append(submit_and_read_feedback(1))
+                page.goto(f"{base}/lab/tree/{ASSIGNMENT}/{ASSIGNMENT}.ipynb?token={token}")
+                page.wait_for_selector(".jp-NotebookPanel", timeout=60_000)
+                student.type_into(mul, MUL_RIGHT)
+                pages.append(submit_and_read_feedback(2))
+                page.goto(f"{base}/lab/tree/{ASSIGNMENT}/{ASSIGNMENT}.ipynb?token={token}")
+                page.wait_for_selector(".jp-NotebookPanel", timeout=60_000)
+                pages.append(submit_and_read_feedback(3))
+            finally:
+                browser.close()
+    finally:
+        next(lab, None)
+    (ARTIFACTS / "service-feedback.txt").write_text("\n\n=====\n\n".join(pages))
+    first, second, third = pages
+    mul_failed = "HiddenCheckFailed: multiplication a * b: a * b with a = "  # the shrunk counterexample
+    verdict = next(line for line in first.splitlines() if line.startswith(mul_failed))
+    assert "your a.grad = " in verdict and "(chain rule))" in verdict, verdict  # the numbers and the hint
+    assert "Grade cell: mul_test" in first and "You can get 1 more hidden-check feedback" in first, first
+    assert "You can get 0 more" in second and mul_failed not in second, second
+    assert "HiddenCheckFailed" in second  # the other operators are still stubs
+    assert "next hidden-check feedback is available for a submission received after" in third, third
