@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from autograder.checks.kit.compare import fmt
 from autograder.checks.kit.interpreter import OPS, apply
@@ -211,8 +212,8 @@ class Graph:
         return p, handles, reads
 
     # -- numbers, computed here ----------------------------------------------------------------------
-    def forward(self, values: dict[int, float] | None = None) -> list[float]:
-        """Every node's value by ``zengrad_ref``, with some leaf values overridden."""
+    def reference_values(self, values: dict[int, float] | None = None) -> list[Any]:
+        """Every node built in ``zengrad_ref`` (one ``Value`` each), with some leaf values overridden."""
         from zengrad_ref import Value
 
         vals: list[Value] = []
@@ -221,19 +222,16 @@ class Graph:
                 vals.append(Value((values or {}).get(i, node.value)))
             else:
                 vals.append(apply(node.op, [a["const"] if isinstance(a, dict) else vals[a] for a in node.args]))
-        return [v.data for v in vals]
+        return vals
+
+    def forward(self, values: dict[int, float] | None = None) -> list[float]:
+        """Every node's value by ``zengrad_ref``, with some leaf values overridden."""
+        return [v.data for v in self.reference_values(values)]
 
     def local_grads(self, upstream: float = 1.0) -> list[float]:
         """Every node's gradient by ``zengrad_ref`` after ``out.grad = upstream`` and each ``_backward``
         in reverse topological order (mode ``"local"``), ``initial`` gradients first."""
-        from zengrad_ref import Value
-
-        vals: list[Value] = []
-        for node in self.nodes:
-            if node.op == "leaf":
-                vals.append(Value(node.value))
-            else:
-                vals.append(apply(node.op, [a["const"] if isinstance(a, dict) else vals[a] for a in node.args]))
+        vals = self.reference_values()
         for i, g in self.initial.items():
             vals[i].grad = g
         vals[self.root].grad = upstream
