@@ -16,6 +16,7 @@ junit properties.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -199,6 +200,21 @@ def serve_lab(tmp_path: Path, assignments: list[str]):
             proc.wait()
 
 
+@contextlib.contextmanager
+def chromium_page(timeout_ms: float = 30_000):
+    """A page of headless Debian chromium (1400 x 900), closed with its browser afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(timeout_ms)
+            yield page
+        finally:
+            browser.close()
+
+
 class Student:
     """What a student does in the notebook, with a screenshot at each step."""
 
@@ -216,6 +232,11 @@ class Student:
         self.page.wait_for_selector(
             ".jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout
         )
+
+    def open_assignment_list(self) -> None:
+        """Nbgrader > Assignment List (opens it, or brings it to the front)."""
+        self.page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").first.click()
+        self.page.locator(".lm-Menu-itemLabel", has_text="Assignment List").first.click()
 
     def prompt(self, index: int) -> str:
         return self.cells.nth(index).locator(".jp-InputArea-prompt").text_content().strip()
@@ -281,46 +302,36 @@ def lab_with_every_release(tmp_path_factory: pytest.TempPathFactory):
 @pytest.mark.parametrize("assignment", NOTEBOOKS)
 def test_every_released_notebook_opens_and_runs_to_its_first_stub(lab_with_every_release, assignment: str) -> None:
     """Open the release, Run All: the given cells run, and execution stops at the first test cell (a stub)."""
-    from playwright.sync_api import sync_playwright
-
     base, token, workspace, _ = lab_with_every_release
     nb = nbformat.read(workspace / assignment / f"{assignment}.ipynb", as_version=4)
     tests = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
              and not c.metadata["nbgrader"].get("solution")]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.set_default_timeout(30_000)
-            student = Student(page, [])
-            # a workspace of its own (reset): JupyterLab does not reopen the notebooks of the cases before
-            page.goto(f"{base}/lab/workspaces/{assignment}/tree/{assignment}/{assignment}.ipynb?reset&token={token}")
-            page.wait_for_selector(".jp-NotebookPanel", timeout=60_000)
-            student.kernel_idle()
-            page.wait_for_function(
-                "(n) => document.querySelectorAll('.jp-NotebookPanel .jp-Notebook .jp-Cell').length === n",
-                arg=len(nb.cells),
-            )
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-            student.wait_executed(tests[0], "[ ]:", timeout=120_000)
-            student.kernel_idle(timeout=120_000)
-            first = student.error(tests[0])
-            assert "not implemented yet" in first, first
-            after = next(i for i in range(tests[0] + 1, len(nb.cells)) if nb.cells[i].cell_type == "code")
-            assert student.prompt(after) == "[ ]:"  # Run All stopped at the failing test
-            assert all(re.fullmatch(r"\[\d+\]:", student.prompt(i)) for i in range(tests[0])
-                       if nb.cells[i].cell_type == "code")  # every cell above it ran
-        finally:
-            browser.close()
+    with chromium_page(30_000) as page:
+        student = Student(page, [])
+        # a workspace of its own (reset): JupyterLab does not reopen the notebooks of the cases before
+        page.goto(f"{base}/lab/workspaces/{assignment}/tree/{assignment}/{assignment}.ipynb?reset&token={token}")
+        page.wait_for_selector(".jp-NotebookPanel", timeout=60_000)
+        student.kernel_idle()
+        page.wait_for_function(
+            "(n) => document.querySelectorAll('.jp-NotebookPanel .jp-Notebook .jp-Cell').length === n",
+            arg=len(nb.cells),
+        )
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        student.wait_executed(tests[0], "[ ]:", timeout=120_000)
+        student.kernel_idle(timeout=120_000)
+        first = student.error(tests[0])
+        assert "not implemented yet" in first, first
+        after = next(i for i in range(tests[0] + 1, len(nb.cells)) if nb.cells[i].cell_type == "code")
+        assert student.prompt(after) == "[ ]:"  # Run All stopped at the failing test
+        assert all(re.fullmatch(r"\[\d+\]:", student.prompt(i)) for i in range(tests[0])
+                   if nb.cells[i].cell_type == "code")  # every cell above it ran
 
 
 def test_student_fills_a_stub_sees_its_test_pass_validates_and_submits(
     jupyter_lab, record_testsuite_property, capsys
 ) -> None:
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
-    from playwright.sync_api import sync_playwright
-
     base, token, workspace, exchange = jupyter_lab
     notebook_file = workspace / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     nb = nbformat.read(notebook_file, as_version=4)
@@ -333,154 +344,148 @@ def test_student_fills_a_stub_sees_its_test_pass_validates_and_submits(
     notes: list[str] = []
     started = time.monotonic()
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    with chromium_page(30_000) as page:
+        student = Student(page, shots)
+
+        # 1. open the notebook; the kernel starts
+        page.goto(f"{base}/lab/tree/{ASSIGNMENT}/{ASSIGNMENT}.ipynb?token={token}")
+        page.wait_for_selector(".jp-NotebookPanel", timeout=60_000)
+        student.kernel_idle()
+        page.wait_for_function(
+            "(n) => document.querySelectorAll('.jp-NotebookPanel .jp-Notebook .jp-Cell').length === n",
+            arg=len(nb.cells),
+        )
+        assert page.locator(".jp-NotebookPanel-toolbar .jp-Toolbar-item", has_text="Validate").count() == 1, (
+            "no Validate button: nbgrader's lab extension (@jupyter/nbgrader) is not enabled"
+        )
+        assert "raise NotImplementedError(" in student.source(mul)
+        student.shot("notebook-open")
+
+        # 2. Run > Run All Cells: the setup and Value cells run, execution stops at the first stub's test
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        student.wait_executed(add_test, "[ ]:", timeout=60_000)
+        student.kernel_idle()
+        add_out = student.error(add_test)
+        assert add_out.startswith("GradientCheckError: not implemented yet: the _backward of '+'\n"), add_out
+        assert "Write it in place of `# YOUR CODE HERE` and `raise NotImplementedError(...)`." in add_out
+        assert student.prompt(mul) == "[ ]:"  # Run All stopped at the failing test
+        assert ids.index("value_class") < add_test and re.fullmatch(r"\[\d+\]:", student.prompt(ids.index("setup")))
+        student.cells.nth(add_test).locator(".jp-OutputArea").scroll_into_view_if_needed()
+        student.shot("run-all-stops-at-add-stub")
+        notes.append("add_test output after Run All:\n" + "\n".join(add_out.splitlines()[:2]))
+
+        # 3. a wrong first attempt at mul: the test names the input and the expected value
+        student.type_into(mul, MUL_WRONG)
+        student.shot("mul-typed-wrong")
+        student.run_two(mul)
+        wrong = student.error(mul_test)
+        assert wrong.split("\n")[:5] == [  # the message first: the operation, the numbers, the slip
+            "GradientCheckError: wrong gradient from the _backward of '*'",
+            "  at a = 2.0, b = -3.0, with out.grad = 1.5",
+            "  a.grad = -3.0, expected -4.5",  # b * upstream = -3.0 * 1.5
+            "  local derivative a.grad / out.grad: yours -2.0, expected -3.0",
+            "  hint: out.grad is missing: multiply your local derivative by it (chain rule)",
+        ], wrong
+        assert "check_gradients(lambda a, b: a * b, [2.0, -3.0])" in wrong and "gradcheck.py" not in wrong
+        student.shot("mul-test-wrong-gradient")
+        notes.append("mul_test output on the wrong attempt:\n" + "\n".join(wrong.split("\n")[:5]))
+
+        # 4. the fix: the test passes
+        student.type_into(mul, MUL_RIGHT)
+        student.cells.nth(mul).scroll_into_view_if_needed()
+        student.shot("mul-typed-right")
+        student.run_two(mul)
+        right = student.output(mul_test)
+        assert right.count("ok: gradients match") == 5, right
+        assert "Error" not in right and "Traceback" not in right, right
+        assert (
+            student.cells.nth(mul_test)
+            .locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+            .count()
+            == 0
+        )
+        student.shot("mul-test-passes")
+        notes.append(f"mul_test output after the fix:\n{right.strip()}")
+
+        # 5. the classic slip in tanh, = instead of +=: its test cell fails, the message first
+        tanh, tanh_test = ids.index("tanh_solution"), ids.index("tanh_test")
+        student.type_into(tanh, TANH_OVERWRITES)
+        student.run_two(tanh)
+        assert student.output(tanh_test).startswith("ok: gradients match at a = 0.5")  # the fresh input passes
+        overwrote = student.error(tanh_test)
+        assert overwrote.split("\n")[:4] == TANH_MESSAGE, overwrote
+        assert "initial=0.75" in overwrote and "gradcheck.py" not in overwrote, overwrote
+        student.cells.nth(tanh_test).locator(".jp-OutputArea").scroll_into_view_if_needed()
+        student.shot("tanh-test-overwrites")
+        notes.append("tanh_test output with = instead of +=:\n" + "\n".join(overwrote.split("\n")[:4]))
+
+        # 6. Validate (saves the notebook, runs it in a fresh kernel on the server, shows a dialog)
+        page.locator(".jp-NotebookPanel-toolbar .jp-Toolbar-item", has_text="Validate").click()
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.set_default_timeout(30_000)
-            student = Student(page, shots)
+            page.locator(".jp-NotebookPanel-toolbar", has_text="Validating...").wait_for(timeout=3_000)
+            student.shot("validating")
+        except PlaywrightTimeout:  # the label may already be gone; the dialog is what matters
+            pass
+        dialog = page.locator(".jp-Dialog")
+        dialog.locator(".jp-Dialog-header", has_text="Validation Results").wait_for(timeout=90_000)
+        body = dialog.locator("#validation-message")
+        text = body.inner_text()
+        (ARTIFACTS / "validate-dialog.txt").write_text(text)
+        student.shot("validate-dialog")
+        assert "validation-failed" in (body.get_attribute("class") or ""), text
+        assert text.count("The following cell failed:") == len(STUBS_LEFT) + 1, text  # the stubs, and tanh
+        assert "the _backward of '*'" not in text and "lambda a, b: a * b" not in text, text
+        # every failing cell's error starts with its message, each message line fits the dialog, and
+        # the checker's own frames are not there
+        errors = page.evaluate("""() => {
+            const pres = [...document.querySelectorAll('#validation-message .jp-RenderedText pre')];
+            const ctx = document.createElement('canvas').getContext('2d');
+            return pres.filter((p, i) => i % 2 === 1).map(p => {
+                ctx.font = getComputedStyle(p).font;
+                const lines = p.innerText.split('\\n');
+                const message = lines.slice(0, lines.indexOf(''));
+                return {text: p.innerText, widest: Math.max(...message.map(l => ctx.measureText(l).width)),
+                        room: p.clientWidth};
+            });
+        }""")
+        assert len(errors) == len(STUBS_LEFT) + 1, errors
+        firsts = [e["text"].split("\n")[0] for e in errors]
+        assert firsts == [f"GradientCheckError: not implemented yet: the _backward of {op!r}" for op in
+                          ["+", "**2", "exp", "log"]] + [TANH_MESSAGE[0]] + [
+            f"GradientCheckError: not implemented yet: the _backward of {op!r}" for op in ["relu", "sigmoid"]
+        ], firsts
+        assert errors[4]["text"].split("\n")[:4] == TANH_MESSAGE, errors[4]["text"]
+        for e in errors:
+            assert e["widest"] <= e["room"], e  # the message is not cut off at the dialog's edge
+            assert "gradcheck.py" not in e["text"] and "numerical_derivative" not in e["text"], e["text"]
+        page.evaluate("""(message) => {  // the tanh block at the top: 'failed:', its source, its error
+            const pre = [...document.querySelectorAll('#validation-message pre')]
+                .find(p => p.innerText.startsWith(message));
+            pre.parentElement.previousElementSibling.previousElementSibling.scrollIntoView({block: 'start'});
+        }""", TANH_MESSAGE[0])
+        student.shot("validate-dialog-tanh-message", dialog)
+        notes.append(
+            "Validate dialog: 'Validation Results', "
+            f"{text.count('The following cell failed:')} x 'The following cell failed:' "
+            f"(stubs {', '.join(STUBS_LEFT)}, and tanh); mul is not listed; each error starts with:\n"
+            + "\n".join(firsts)
+        )
+        dialog.get_by_role("button", name="Ok").click()
+        saved = nbformat.read(notebook_file, as_version=4)
+        assert saved.cells[mul].source == MUL_RIGHT  # Validate saved the notebook first
+        assert saved.cells[tanh].source == TANH_OVERWRITES
 
-            # 1. open the notebook; the kernel starts
-            page.goto(f"{base}/lab/tree/{ASSIGNMENT}/{ASSIGNMENT}.ipynb?token={token}")
-            page.wait_for_selector(".jp-NotebookPanel", timeout=60_000)
-            student.kernel_idle()
-            page.wait_for_function(
-                "(n) => document.querySelectorAll('.jp-NotebookPanel .jp-Notebook .jp-Cell').length === n",
-                arg=len(nb.cells),
-            )
-            assert page.locator(".jp-NotebookPanel-toolbar .jp-Toolbar-item", has_text="Validate").count() == 1, (
-                "no Validate button: nbgrader's lab extension (@jupyter/nbgrader) is not enabled"
-            )
-            assert "raise NotImplementedError(" in student.source(mul)
-            student.shot("notebook-open")
-
-            # 2. Run > Run All Cells: the setup and Value cells run, execution stops at the first stub's test
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-            student.wait_executed(add_test, "[ ]:", timeout=60_000)
-            student.kernel_idle()
-            add_out = student.error(add_test)
-            assert add_out.startswith("GradientCheckError: not implemented yet: the _backward of '+'\n"), add_out
-            assert "Write it in place of `# YOUR CODE HERE` and `raise NotImplementedError(...)`." in add_out
-            assert student.prompt(mul) == "[ ]:"  # Run All stopped at the failing test
-            assert ids.index("value_class") < add_test and re.fullmatch(r"\[\d+\]:", student.prompt(ids.index("setup")))
-            student.cells.nth(add_test).locator(".jp-OutputArea").scroll_into_view_if_needed()
-            student.shot("run-all-stops-at-add-stub")
-            notes.append("add_test output after Run All:\n" + "\n".join(add_out.splitlines()[:2]))
-
-            # 3. a wrong first attempt at mul: the test names the input and the expected value
-            student.type_into(mul, MUL_WRONG)
-            student.shot("mul-typed-wrong")
-            student.run_two(mul)
-            wrong = student.error(mul_test)
-            assert wrong.split("\n")[:5] == [  # the message first: the operation, the numbers, the slip
-                "GradientCheckError: wrong gradient from the _backward of '*'",
-                "  at a = 2.0, b = -3.0, with out.grad = 1.5",
-                "  a.grad = -3.0, expected -4.5",  # b * upstream = -3.0 * 1.5
-                "  local derivative a.grad / out.grad: yours -2.0, expected -3.0",
-                "  hint: out.grad is missing: multiply your local derivative by it (chain rule)",
-            ], wrong
-            assert "check_gradients(lambda a, b: a * b, [2.0, -3.0])" in wrong and "gradcheck.py" not in wrong
-            student.shot("mul-test-wrong-gradient")
-            notes.append("mul_test output on the wrong attempt:\n" + "\n".join(wrong.split("\n")[:5]))
-
-            # 4. the fix: the test passes
-            student.type_into(mul, MUL_RIGHT)
-            student.cells.nth(mul).scroll_into_view_if_needed()
-            student.shot("mul-typed-right")
-            student.run_two(mul)
-            right = student.output(mul_test)
-            assert right.count("ok: gradients match") == 5, right
-            assert "Error" not in right and "Traceback" not in right, right
-            assert (
-                student.cells.nth(mul_test)
-                .locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
-                .count()
-                == 0
-            )
-            student.shot("mul-test-passes")
-            notes.append(f"mul_test output after the fix:\n{right.strip()}")
-
-            # 5. the classic slip in tanh, = instead of +=: its test cell fails, the message first
-            tanh, tanh_test = ids.index("tanh_solution"), ids.index("tanh_test")
-            student.type_into(tanh, TANH_OVERWRITES)
-            student.run_two(tanh)
-            assert student.output(tanh_test).startswith("ok: gradients match at a = 0.5")  # the fresh input passes
-            overwrote = student.error(tanh_test)
-            assert overwrote.split("\n")[:4] == TANH_MESSAGE, overwrote
-            assert "initial=0.75" in overwrote and "gradcheck.py" not in overwrote, overwrote
-            student.cells.nth(tanh_test).locator(".jp-OutputArea").scroll_into_view_if_needed()
-            student.shot("tanh-test-overwrites")
-            notes.append("tanh_test output with = instead of +=:\n" + "\n".join(overwrote.split("\n")[:4]))
-
-            # 6. Validate (saves the notebook, runs it in a fresh kernel on the server, shows a dialog)
-            page.locator(".jp-NotebookPanel-toolbar .jp-Toolbar-item", has_text="Validate").click()
-            try:
-                page.locator(".jp-NotebookPanel-toolbar", has_text="Validating...").wait_for(timeout=3_000)
-                student.shot("validating")
-            except PlaywrightTimeout:  # the label may already be gone; the dialog is what matters
-                pass
-            dialog = page.locator(".jp-Dialog")
-            dialog.locator(".jp-Dialog-header", has_text="Validation Results").wait_for(timeout=90_000)
-            body = dialog.locator("#validation-message")
-            text = body.inner_text()
-            (ARTIFACTS / "validate-dialog.txt").write_text(text)
-            student.shot("validate-dialog")
-            assert "validation-failed" in (body.get_attribute("class") or ""), text
-            assert text.count("The following cell failed:") == len(STUBS_LEFT) + 1, text  # the stubs, and tanh
-            assert "the _backward of '*'" not in text and "lambda a, b: a * b" not in text, text
-            # every failing cell's error starts with its message, each message line fits the dialog, and
-            # the checker's own frames are not there
-            errors = page.evaluate("""() => {
-                const pres = [...document.querySelectorAll('#validation-message .jp-RenderedText pre')];
-                const ctx = document.createElement('canvas').getContext('2d');
-                return pres.filter((p, i) => i % 2 === 1).map(p => {
-                    ctx.font = getComputedStyle(p).font;
-                    const lines = p.innerText.split('\\n');
-                    const message = lines.slice(0, lines.indexOf(''));
-                    return {text: p.innerText, widest: Math.max(...message.map(l => ctx.measureText(l).width)),
-                            room: p.clientWidth};
-                });
-            }""")
-            assert len(errors) == len(STUBS_LEFT) + 1, errors
-            firsts = [e["text"].split("\n")[0] for e in errors]
-            assert firsts == [f"GradientCheckError: not implemented yet: the _backward of {op!r}" for op in
-                              ["+", "**2", "exp", "log"]] + [TANH_MESSAGE[0]] + [
-                f"GradientCheckError: not implemented yet: the _backward of {op!r}" for op in ["relu", "sigmoid"]
-            ], firsts
-            assert errors[4]["text"].split("\n")[:4] == TANH_MESSAGE, errors[4]["text"]
-            for e in errors:
-                assert e["widest"] <= e["room"], e  # the message is not cut off at the dialog's edge
-                assert "gradcheck.py" not in e["text"] and "numerical_derivative" not in e["text"], e["text"]
-            page.evaluate("""(message) => {  // the tanh block at the top: 'failed:', its source, its error
-                const pre = [...document.querySelectorAll('#validation-message pre')]
-                    .find(p => p.innerText.startsWith(message));
-                pre.parentElement.previousElementSibling.previousElementSibling.scrollIntoView({block: 'start'});
-            }""", TANH_MESSAGE[0])
-            student.shot("validate-dialog-tanh-message", dialog)
-            notes.append(
-                "Validate dialog: 'Validation Results', "
-                f"{text.count('The following cell failed:')} x 'The following cell failed:' "
-                f"(stubs {', '.join(STUBS_LEFT)}, and tanh); mul is not listed; each error starts with:\n"
-                + "\n".join(firsts)
-            )
-            dialog.get_by_role("button", name="Ok").click()
-            saved = nbformat.read(notebook_file, as_version=4)
-            assert saved.cells[mul].source == MUL_RIGHT  # Validate saved the notebook first
-            assert saved.cells[tanh].source == TANH_OVERWRITES
-
-            # 7. Nbgrader > Assignment List: the workspace copy is a downloaded assignment; submit it
-            page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Assignment List").first.click()
-            fetched = page.locator("#fetched_assignments_list")
-            downloaded = fetched.locator(".list_item:not(.nested_list_item)", has_text=ASSIGNMENT)
-            downloaded.wait_for()
-            student.shot("assignment-list")
-            downloaded.get_by_role("button", name="Submit").click()
-            page.locator("#submitted_assignments_list .list_item", has_text=ASSIGNMENT).first.wait_for()
-            student.shot("submitted")
-        finally:
-            browser.close()
+        # 7. Nbgrader > Assignment List: the workspace copy is a downloaded assignment; submit it
+        page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Assignment List").first.click()
+        fetched = page.locator("#fetched_assignments_list")
+        downloaded = fetched.locator(".list_item:not(.nested_list_item)", has_text=ASSIGNMENT)
+        downloaded.wait_for()
+        student.shot("assignment-list")
+        downloaded.get_by_role("button", name="Submit").click()
+        page.locator("#submitted_assignments_list .list_item", has_text=ASSIGNMENT).first.wait_for()
+        student.shot("submitted")
 
     inbound = list((exchange / COURSE / "inbound").iterdir())
     assert len(inbound) == 1 and f"+{ASSIGNMENT}+" in inbound[0].name, inbound
@@ -519,8 +524,6 @@ def test_submit_then_fetch_feedback_shows_the_hidden_checks_verdict_in_the_brows
         course_template, tmp_path: Path, monkeypatch) -> None:
     """Fetch ps1 in the Assignment List, type a wrong mul, submit; the service grades it; Fetch Feedback and the
     page names mul's hidden-check failure; fix, resubmit: it passes; a third submission is over the limit."""
-    from playwright.sync_api import sync_playwright
-
     from autograder.service.student import release
 
     lab = serve_lab(tmp_path, [])
@@ -532,68 +535,55 @@ def test_submit_then_fetch_feedback_shows_the_hidden_checks_verdict_in_the_brows
         nb = nbformat.read(REPO / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
         mul = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells].index("mul_solution")
         pages: list[str] = []
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 900})
-                page.set_default_timeout(60_000)
-                student = Student(page, [])
+        with chromium_page(60_000) as page:
+            student = Student(page, [])
 
-                def assignment_list() -> None:
-                    page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").first.click()
-                    page.locator(".lm-Menu-itemLabel", has_text="Assignment List").first.click()
-
-                def submit_and_read_feedback(n: int) -> str:
-                    page.keyboard.press("Control+s")
-                    page.wait_for_selector(".jp-NotebookPanel-toolbar .jp-Toolbar-item", timeout=10_000)
-                    page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')")
-                    assignment_list()
-                    fetched = page.locator("#fetched_assignments_list .list_item:not(.nested_list_item)",
-                                           has_text=ASSIGNMENT)
-                    fetched.get_by_role("button", name="Submit").click()
-                    submitted = page.locator("#submitted_assignments_list .list_item", has_text=ASSIGNMENT)
-                    page.wait_for_function("(n) => document.querySelectorAll("
-                                           "'#submitted_assignments_list .list_item').length >= n", arg=n)
-                    _serve_until_idle(course.root, exchange)  # the service grades what is in inbound/
-                    button = submitted.get_by_role("button", name="Fetch Feedback")
-                    button.first.wait_for()
-                    button.first.click()
-                    view = page.locator("#submitted_assignments_list a", has_text="view feedback")
-                    page.wait_for_function("(n) => [...document.querySelectorAll('#submitted_assignments_list a')]"
-                                           ".filter(a => a.textContent.includes('view feedback')).length >= n", arg=n)
-                    view.last.click()  # the file browser goes to the feedback folder
-                    folders = sorted((workspace / ASSIGNMENT / "feedback").iterdir())
-                    assert len(folders) == n, folders
-                    html = folders[-1] / f"{ASSIGNMENT}.html"
-                    viewer = browser.new_page()
-                    viewer.goto(f"{base}/files/{html.relative_to(workspace)}?token={token}")
-                    text = viewer.locator("body").inner_text()
-                    viewer.close()
-                    return text
-
-                # fetch ps1 from the Released assignments list
-                page.goto(f"{base}/lab?token={token}")
-                page.wait_for_selector(".jp-LabShell", timeout=60_000)
-                assignment_list()
-                released = page.locator("#released_assignments_list .list_item", has_text=ASSIGNMENT)
-                released.get_by_role("button", name="Fetch").click()
-                page.locator("#fetched_assignments_list .list_item", has_text=ASSIGNMENT).first.wait_for()
-                assert (workspace / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").exists()
-
+            def open_notebook() -> None:
                 page.goto(f"{base}/lab/tree/{ASSIGNMENT}/{ASSIGNMENT}.ipynb?token={token}")
                 page.wait_for_selector(".jp-NotebookPanel", timeout=60_000)
                 student.kernel_idle()
-                student.type_into(mul, MUL_WRONG)  # the chain rule forgotten
-                pages.append(submit_and_read_feedback(1))
-                page.goto(f"{base}/lab/tree/{ASSIGNMENT}/{ASSIGNMENT}.ipynb?token={token}")
-                page.wait_for_selector(".jp-NotebookPanel", timeout=60_000)
-                student.type_into(mul, MUL_RIGHT)
-                pages.append(submit_and_read_feedback(2))
-                page.goto(f"{base}/lab/tree/{ASSIGNMENT}/{ASSIGNMENT}.ipynb?token={token}")
-                page.wait_for_selector(".jp-NotebookPanel", timeout=60_000)
-                pages.append(submit_and_read_feedback(3))
-            finally:
-                browser.close()
+
+            def submit_and_read_feedback(n: int) -> str:
+                page.keyboard.press("Control+s")
+                page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')")
+                student.open_assignment_list()
+                fetched = page.locator("#fetched_assignments_list .list_item:not(.nested_list_item)",
+                                       has_text=ASSIGNMENT)
+                fetched.get_by_role("button", name="Submit").click()
+                submitted = page.locator("#submitted_assignments_list .list_item", has_text=ASSIGNMENT)
+                page.wait_for_function("(n) => document.querySelectorAll("
+                                       "'#submitted_assignments_list .list_item').length >= n", arg=n)
+                _serve_until_idle(course.root, exchange)  # the service grades what is in inbound/
+                button = submitted.get_by_role("button", name="Fetch Feedback")
+                button.first.wait_for()
+                button.first.click()
+                view = page.locator("#submitted_assignments_list a", has_text="view feedback")
+                page.wait_for_function("(n) => [...document.querySelectorAll('#submitted_assignments_list a')]"
+                                       ".filter(a => a.textContent.includes('view feedback')).length >= n", arg=n)
+                view.last.click()  # the file browser goes to the feedback folder
+                folders = sorted((workspace / ASSIGNMENT / "feedback").iterdir())
+                assert len(folders) == n, folders
+                html = folders[-1] / f"{ASSIGNMENT}.html"
+                viewer = page.context.browser.new_page()
+                viewer.goto(f"{base}/files/{html.relative_to(workspace)}?token={token}")
+                text = viewer.locator("body").inner_text()
+                viewer.close()
+                return text
+
+            # fetch ps1 from the Released assignments list
+            page.goto(f"{base}/lab?token={token}")
+            page.wait_for_selector(".jp-LabShell", timeout=60_000)
+            student.open_assignment_list()
+            released = page.locator("#released_assignments_list .list_item", has_text=ASSIGNMENT)
+            released.get_by_role("button", name="Fetch").click()
+            page.locator("#fetched_assignments_list .list_item", has_text=ASSIGNMENT).first.wait_for()
+            assert (workspace / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").exists()
+
+            for n, code in enumerate([MUL_WRONG, MUL_RIGHT, None], start=1):  # wrong (no chain rule), fixed, again
+                open_notebook()
+                if code is not None:
+                    student.type_into(mul, code)
+                pages.append(submit_and_read_feedback(n))
     finally:
         next(lab, None)
     (ARTIFACTS / "service-feedback.txt").write_text("\n\n=====\n\n".join(pages))
