@@ -12,6 +12,8 @@ from __future__ import annotations
 import ast
 import re
 
+from autograder.checks.kit.operators import forward_calls
+
 FORBIDDEN_MODULES = {"zengrad_ref": "imports the reference engine", "autograder": "imports the grader",
                      "nbgrader": "imports nbgrader", "hypothesis": "imports hypothesis",
                      "ctypes": "imports ctypes", "gc": "imports gc", "importlib": "imports importlib",
@@ -45,7 +47,7 @@ SUSPICIOUS_ATTRS = {
     "setsid": "detaches a process",
     "walk": "walks the file system",
 }
-FORWARD_OPS = {"exp", "log", "tanh", "relu", "sigmoid", "__add__", "__mul__", "__pow__", "__truediv__", "__sub__"}
+FORWARD_OPS = forward_calls()  # .tanh(), .__add__(), ...: what recomputing the forward pass calls
 
 
 def _numerical_backward(fn: ast.FunctionDef) -> str | None:

@@ -277,10 +277,11 @@ SHRUNK = {  # the smallest failing case, as the student reads it
     "pow_base_overwrites": "(a.grad held 1.0 and lost it: add to it (+=), do not assign (=))",
     "softplus_wrong_point": "softplus(a) with a = 0.0 and out.grad = 1.0: your a.grad = 0.6666666666666666, expected "
                             "0.5 (that is the derivative at the output out.data: evaluate it at the input x)",
-    "softplus_naive_sigmoid_overflows": "softplus(a) with a = -1000.0 and out.grad = 1.5 (a already holding grad "
-                                        "0.25): the _backward of softplus: your code raised OverflowError",
+    "softplus_naive_sigmoid_overflows": "On softplus(a) with a = -1000.0 and out.grad = 1.5 (inputs already holding "
+                                        "grad a.grad = 0.25), the _backward of softplus(a): your code raised "
+                                        "OverflowError",
     "softplus_overwrites": "softplus(a) + softplus(a) with a = 0.0 and out.grad = 1.0: your a.grad = 0.5, expected "
-                           "1.0 (a feeds two nodes and keeps only one contribution: +=, not =)",
+                           "1.0 (a is used twice but kept only 1 contribution: use +=, not =)",
     "ce_max_not_subtracted": "cross_entropy([a], 0) with a = 1000.0 and out.grad = 1.0: your code raised "
                              "OverflowError: math range error (subtract the largest logit",
     "ce_gradient_missing_onehot": "cross_entropy([a], 0) with a = 0.0 and out.grad = 1.0: your a.grad = 1.0, "

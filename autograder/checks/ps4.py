@@ -11,8 +11,9 @@ One check per graded cell, and a bug costs the points of its own cell only:
   a gradient (kit ``Graph`` + ``compare``: reference and central differences); extreme inputs
   against the reference only; then the domain: a base ``<= 0`` must raise a ``ValueError``
   that shows the base when the node is made;
-* ``softplus``/``gelu``: the same idea for methods the kit's operator table does not know
-  (``f(a)``, ``f(f(a))``, ``f(a) + f(a)``), and +-1000, +-30 and 0 against the reference;
+* ``softplus``/``gelu``: the same idea for this assignment's own operators (registered in the
+  kit's operator table, one line each): ``f(a)``, ``f(f(a))``, ``f(a) + f(a)`` (kit
+  ``compare_batch``), and +-1000, +-30 and 0 against the reference;
 * ``cross_entropy``: random logits (a logit may appear several times in the list), ties and
   +-1000, target and upstream gradient; the node's own ``_backward`` alone must reach every
   logit (one fused node), against the reference and central differences;
@@ -32,10 +33,6 @@ The property checks are hypothesis properties over batches of cases (one program
 trip each) that shrink to the smallest failing case, followed by fixed regression cases (the
 notebook's), so a classic bug is caught whatever hypothesis generates. A wrong number gets a
 hint when an alternative computed here (the classic bug's) matches it exactly.
-
-The kit's operator table (``kit/interpreter.OPS``) has no ``softplus``/``gelu``, so their
-graphs here are programs of ``method`` instructions with their own small shape list
-(``ActCase``) instead of ``kit.Graph``.
 """
 
 from __future__ import annotations
@@ -70,8 +67,10 @@ from autograder.checks.kit import (
     run_property,
 )
 from autograder.checks.kit.compare import a as an
-from autograder.checks.kit.gradients import hint
+from autograder.checks.kit.gradients import GradientCase, compare_batch, hint
 from autograder.checks.kit.nets import mlp_param_count, rng_weights, run_training
+from autograder.checks.kit.operators import Operator, sigmoid
+from autograder.checks.kit.operators import register as register_operator
 from autograder.checks.kit.strategies import INITIAL, NUMBERS, UPSTREAM, reals
 from autograder.reasons import Reason
 
@@ -166,114 +165,63 @@ def pow_check(engine: Engine) -> None:
     pow_domain(engine)
 
 
-# --- softplus and gelu: methods the kit's operator table does not know ----------------------
+# --- softplus and gelu: two operators of this assignment, one registration each --------------
+GELU_K, GELU_C = math.sqrt(2.0 / math.pi), 0.044715  # GELU, tanh approximation
+
+
+def _gelu(x: float) -> float:
+    return 0.5 * x * (1.0 + math.tanh(GELU_K * (x + GELU_C * x ** 3)))
+
+
+def _gelu_derivative(x: float) -> float:
+    t = math.tanh(GELU_K * (x + GELU_C * x ** 3))
+    return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * GELU_K * (1.0 + 3.0 * GELU_C * x * x)
+
+
+register_operator(Operator("softplus", lambda x: max(x, 0.0) + math.log1p(math.exp(-abs(x))), derivative=sigmoid))
+register_operator(Operator("gelu", _gelu, derivative=_gelu_derivative))
+
 ACT_SHAPES = ["f(a)", "f(f(a))", "f(a) + f(a)"]
+ActCase = tuple[str, float, float, float, bool]  # shape, a, out.grad, a.grad before, against central differences
 
 
-@dataclass(frozen=True)
-class ActCase:
-    shape: str
-    a: float
-    upstream: float = 1.0
-    initial: float = 0.0
-    use_fd: bool = True
-
-    def formula(self, name: str) -> str:
-        return {"f(a)": f"{name}(a)", "f(f(a))": f"{name}({name}(a))", "f(a) + f(a)": f"{name}(a) + {name}(a)"}[
-            self.shape]
-
-    def context(self, name: str) -> str:
-        held = f" (a already holding grad {fmt(self.initial)})" if self.initial else ""
-        return f"{self.formula(name)} with a = {fmt(self.a)} and out.grad = {fmt(self.upstream)}{held}"
-
-    def forward(self, name: str, x: float) -> float:
-        """The shape's value at ``a = x``, by zengrad_ref."""
-        v = zengrad_ref.Value(x)
-        f1 = getattr(v, name)()
-        if self.shape == "f(a)":
-            return f1.data
-        if self.shape == "f(f(a))":
-            return getattr(f1, name)().data
-        return (f1 + getattr(v, name)()).data
-
-
-def act_program(p: Program, name: str, c: ActCase) -> tuple[int, int]:
-    """Build the shape, set out.grad, call each node's _backward (root first); reads of a and out."""
-    ctx = c.context(name)
-    a = p.leaf(c.a)
-    if c.initial:
-        p.set_grad(a, c.initial)
-    what = f"building {c.formula(name)} (did you change the given forward pass?)"
-    f1 = p.method(a, name, what=what)
-    mine = f"{ctx}: the _backward of {name}"
-    if c.shape == "f(a)":
-        out, order = f1, [(f1, mine)]
-    elif c.shape == "f(f(a))":
-        out = p.method(f1, name, what=what)
-        order = [(out, mine), (f1, mine)]
+def act_case(name: str, case: ActCase) -> GradientCase:
+    """The shape over ``a`` as a kit graph, driven ``_backward`` by ``_backward``."""
+    shape, a, upstream, initial, use_fd = case
+    g = Graph()
+    x = g.leaf(a, "a")
+    if shape == "f(a)":
+        g.op(name, x)
+    elif shape == "f(f(a))":
+        g.op(name, g.op(name, x))
     else:
-        f2 = p.method(a, name, what=what)
-        out = p.op("add", f1, f2, what=what)
-        order = [(out, f"{ctx}: the _backward of +"), (f1, mine), (f2, mine)]
-    p.set_grad(out, c.upstream)
-    for h, label in order:
-        p.local_backward(h, what=label)
-    return p.read(a, ctx), p.read(out, ctx)
-
-
-def _derivative(name: str, x: float) -> float:
-    v = zengrad_ref.Value(x)
-    out = getattr(v, name)()
-    out.grad = 1.0
-    out._backward()
-    return v.grad
+        g.op("add", g.op(name, x), g.op(name, x))
+    if initial:
+        g.initial = {x: initial}
+    return GradientCase(g, upstream, use_fd=use_fd)
 
 
 def act_batch(name: str) -> Callable[[Engine, Sequence[ActCase]], None]:
     def batch(engine: Engine, cases: Sequence[ActCase]) -> None:
-        p = Program()
-        plan = [(c, *act_program(p, name, c)) for c in cases]
-        expected = reference(p)
-        got = run(engine, p)
-        for c, r_a, r_out in plan:
-            ctx = c.context(name)
-            mine_out, ref_out = _read(got, r_out)[0], expected.reads[r_out][0]  # type: ignore[index]
-            if not close(mine_out, ref_out):
-                raise CheckFailure(f"{ctx}: the forward value is {fmt(mine_out)}, expected {fmt(ref_out)}. Did you "
-                                   "change the given forward pass?")
-            mine, ref = _read(got, r_a)[1], expected.reads[r_a][1]  # type: ignore[index]
-            if not close(mine, ref):
-                extra = hint(mine, ref, c.initial, c.upstream, name="a")
-                if not extra and c.shape == "f(a)":
-                    at_out = c.initial + c.upstream * _derivative(name, ref_out)
-                    if close(mine, at_out):
-                        extra = " (that is the derivative at the output out.data: evaluate it at the input x)"
-                if not extra and c.shape == "f(a) + f(a)" and close(mine - c.initial, (ref - c.initial) / 2):
-                    extra = " (a feeds two nodes and keeps only one contribution: +=, not =)"
-                raise CheckFailure(f"{ctx}: your a.grad = {fmt(mine)}, expected {fmt(ref)}{extra}")
-            if c.use_fd:
-                numeric = c.initial + c.upstream * (c.forward(name, c.a + 1e-6 * max(1.0, abs(c.a)))
-                                                    - c.forward(name, c.a - 1e-6 * max(1.0, abs(c.a)))) / (
-                    2e-6 * max(1.0, abs(c.a)))
-                if not close(mine, numeric, FD_ATOL, FD_RTOL):
-                    raise CheckFailure(f"{ctx}: your a.grad = {fmt(mine)}, but finite differences give "
-                                       f"{fmt(numeric)}")
-        got.done()
+        try:
+            compare_batch(engine, [act_case(name, c) for c in cases])
+        except CheckFailure as failure:
+            raise _overflow(failure, OVERFLOW_HINT) from None
 
     return batch
 
 
 @st.composite
 def act_cases(draw: st.DrawFn, values: st.SearchStrategy[float]) -> ActCase:
-    return ActCase(draw(st.sampled_from(ACT_SHAPES)), draw(values), draw(UPSTREAM), draw(INITIAL))
+    return draw(st.sampled_from(ACT_SHAPES)), draw(values), draw(UPSTREAM), draw(INITIAL), True
 
 
-ACT_EDGES = [ActCase("f(a)", x, 1.5, 0.25, use_fd=False) for x in (1000.0, -1000.0, 30.0, -30.0, 0.0, 750.0, -750.0)]
+ACT_EDGES = [("f(a)", x, 1.5, 0.25, False) for x in (1000.0, -1000.0, 30.0, -30.0, 0.0, 750.0, -750.0)]
 
 
 def activation_check(name: str, values: st.SearchStrategy[float]) -> Callable[[Engine], None]:
-    regression = [ActCase("f(a)", 0.5, 1.5), ActCase("f(a)", -1.2, 2.0, 0.75), ActCase("f(a)", 2.5, 1.5),
-                  ActCase("f(a) + f(a)", 0.3, -1.5), ActCase("f(f(a))", -0.8, 0.5, 0.5), *ACT_EDGES]
+    regression = [("f(a)", 0.5, 1.5, 0.0, True), ("f(a)", -1.2, 2.0, 0.75, True), ("f(a)", 2.5, 1.5, 0.0, True),
+                  ("f(a) + f(a)", 0.3, -1.5, 0.0, True), ("f(f(a))", -0.8, 0.5, 0.5, True), *ACT_EDGES]
     return batched(f"ps4.{name}", act_batch(name), act_cases(values), 20, regression, size=6)
 
 

@@ -3,13 +3,16 @@
 An assignment module (``autograder/checks/psN.py``) holds only what is specific to it: its
 cases, what it expects of them, and its hints. The rest is here, once:
 
-* ``interpreter``: the instruction set of adapter programs and the operator table, stdlib-only,
-  run by the reference in the grader and, as source, by the jailed worker;
+* ``operators``: the one operator table (the engine's operators; an assignment registers its
+  own, one line each);
+* ``interpreter``: the instruction set of adapter programs, stdlib-only, run by the reference in
+  the grader and, as source, by the jailed worker;
 * ``program``: :class:`Program` (build a program, with descriptions for messages), the engines,
   :class:`Reads`, :func:`student_error` (the one translation of a failure), and the known-good
   pieces that make a bug cost only its own cell (:meth:`Program.use_known_good`);
 * ``graph``: :class:`Graph`, the one graph type (formula, statements, programs, central
-  differences); ``gradients``: :func:`compare`, an operator's gradients against the reference;
+  differences); ``gradients``: :func:`compare` / :func:`compare_batch`, an operator's gradients
+  against the reference;
 * ``strategies``: the hypothesis strategies every check draws from (reals, gradients, DAGs);
 * ``runner``: deterministic hypothesis settings, :func:`run_property`, :func:`batched`;
 * ``compare``: tolerances and the words of messages; ``nets``: networks in programs (weights

@@ -1,7 +1,7 @@
 """The one graph type of the checks: a small DAG of zengrad operations, and what a check derives from it.
 
 A :class:`Graph` is a list of nodes, leaves first or interleaved, each operation over earlier
-nodes or constants (the operators of ``interpreter.OPS``). From it a check gets:
+nodes or constants (the operators of ``kit/operators.py``). From it a check gets:
 
 * a program that builds it in an engine (:meth:`Graph.build`), and one that backpropagates
   through it, node by node with ``_backward`` or with ``backward()`` (:meth:`Graph.gradients`);
@@ -12,54 +12,21 @@ nodes or constants (the operators of ``interpreter.OPS``). From it a check gets:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from autograder.checks.kit.compare import fmt
-from autograder.checks.kit.interpreter import OPS, apply
+from autograder.checks.kit.interpreter import apply
+from autograder.checks.kit.operators import operator
 from autograder.checks.kit.program import Operand, Program
-
-PRIMITIVE = tuple(name for name, op in OPS.items() if op.primitive)  # the operators with a _backward
-COMPOSITE = tuple(name for name, op in OPS.items() if not op.primitive)  # built from primitives
 
 
 @dataclass(frozen=True)
 class Node:
-    op: str  # "leaf" or an operator of OPS
+    op: str  # "leaf" or a registered operator (kit/operators.py)
     args: tuple[Operand, ...] = ()  # node indices or {"const": x}
     value: float = 0.0  # a leaf's value
     name: str | None = None  # a leaf's name, if the check chose one
-
-
-def in_domain(name: str, xs: list[float]) -> float | None:
-    """The value of ``name`` on plain floats, or None where it (or its derivative) leaves a safe domain.
-
-    Used to generate graphs whose every node stays finite and well-conditioned (|value| <= 1e3,
-    no division by or log of numbers near 0, no real power of a negative).
-    """
-    try:
-        if name == "truediv" and abs(xs[1]) < 0.05:
-            return None
-        if name == "pow":
-            x, n = xs
-            if (n < 0 and abs(x) < 0.05) or (not float(n).is_integer() and x < 0.05):
-                return None
-        if name == "log" and xs[0] < 0.05:
-            return None
-        if name == "exp" and xs[0] >= 5:
-            return None
-        if name in ("exp", "log", "tanh"):
-            v = getattr(math, name)(xs[0])
-        elif name == "relu":
-            v = max(0.0, xs[0])
-        elif name == "sigmoid":
-            v = 1 / (1 + math.exp(-xs[0])) if xs[0] >= 0 else math.exp(xs[0]) / (1 + math.exp(xs[0]))
-        else:
-            v = apply(name, xs)
-    except (OverflowError, ZeroDivisionError, ValueError):
-        return None
-    return v if math.isfinite(v) and abs(v) <= 1e3 else None
 
 
 @dataclass
@@ -75,8 +42,7 @@ class Graph:
         return len(self.nodes) - 1
 
     def op(self, name: str, *args: Operand) -> int:
-        if name not in OPS:
-            raise ValueError(f"unknown operator {name}")
+        operator(name)  # raises for an operator nobody registered
         self.nodes.append(Node(name, tuple(args)))
         return len(self.nodes) - 1
 
@@ -109,7 +75,7 @@ class Graph:
         return sorted(self.reachable())
 
     def primitive_only(self) -> bool:
-        return all(n.op in PRIMITIVE for n in self.nodes if n.op != "leaf")
+        return all(operator(n.op).primitive for n in self.nodes if n.op != "leaf")
 
     # -- words ---------------------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -130,7 +96,7 @@ class Graph:
             return fmt(a["const"])
         if nested and not self.is_leaf(a):
             inner = self.formula(a)
-            return inner if OPS[self.nodes[a].op].form == "method" else f"({inner})"
+            return inner if operator(self.nodes[a].op).form == "method" else f"({inner})"
         return names[a]
 
     def formula(self, i: int | None = None) -> str:
@@ -139,7 +105,7 @@ class Graph:
         names, node = self.names(), self.nodes[i]
         if node.op == "leaf":
             return names[i]
-        op, args = OPS[node.op], [self._operand(a, names, True) for a in node.args]
+        op, args = operator(node.op), [self._operand(a, names, True) for a in node.args]
         if op.form == "binary":
             return f"{args[0]} {op.symbol} {args[1]}"
         if op.form == "prefix":
@@ -152,7 +118,7 @@ class Graph:
         node = self.nodes[i]
         if node.op == "leaf":
             return f"{names[i]} = Value({fmt(node.value)})"
-        op, args = OPS[node.op], [self._operand(a, names, False) for a in node.args]
+        op, args = operator(node.op), [self._operand(a, names, False) for a in node.args]
         if op.form == "binary":
             expr = f"{args[0]} {op.symbol} {args[1]}"
         elif op.form == "prefix":
@@ -189,15 +155,17 @@ class Graph:
                 handles.append(p.op(node.op, *args, what=f"building {self.describe(i, names)}"))
         return handles
 
-    def gradients(self, upstream: float = 1.0, mode: str = "local") -> tuple[Program, list[int], dict[int, int]]:
+    def gradients(self, upstream: float = 1.0, mode: str = "local",
+                  program: Program | None = None) -> tuple[Program, list[int], dict[int, int]]:
         """A program that backpropagates through the graph and reads every leaf and the root.
 
         mode ``"local"``: set ``out.grad = upstream`` and call each operation's ``_backward`` in
         reverse topological order (only the operators are under test); ``"backward"``: call the
-        student's ``out.backward()``. ``initial`` gradients are set first. Returns the program,
-        the handles, and node -> index of its read (``[data, grad]``).
+        student's ``out.backward()``. ``initial`` gradients are set first. The steps go at the end
+        of ``program`` if given (several graphs, one round trip). Returns the program, the handles,
+        and node -> index of its read (``[data, grad]``).
         """
-        p = Program()
+        p = program if program is not None else Program()
         handles = self.build(p)
         for i, g in self.initial.items():
             p.set_grad(handles[i], g)

@@ -6,8 +6,10 @@ is all a check can ask of student code. The trusted side builds programs with
 ``autograder.checks.kit.program.Program`` (one builder method per instruction below) and runs
 them on two engines: the reference (``ReferenceEngine``, this very function, in the grader,
 over ``zengrad_ref``) and the student (the jailed worker, where this file's *source* is
-executed ahead of ``autograder/sandbox/worker_child.py``'s protocol loop). One interpreter,
-one operator table (:data:`OPS`), for both sides: never retyped.
+executed ahead of ``autograder/sandbox/worker_child.py``'s protocol loop). One interpreter
+for both sides: never retyped. It knows Python's operator syntax (``a + b``, ``-a``); any other
+operator is the method of that name (``a.tanh()``), so the operator table of the checks
+(``kit/operators.py``) stays open without changing what the worker runs.
 
 So that it can run in the worker, this module uses the standard library only, imports nothing
 from the grader and keeps nothing secret. Replies contain only numbers, strings and lists, so
@@ -18,7 +20,7 @@ handle or ``{"const": x}``):
 
 ======================  ===========================================================
 ``leaf h x``            ``h = Value(x)``
-``op h name args``      ``h = OPS[name] applied to the operands``
+``op h name args``      ``h = a + b`` (``name`` "add", ...), ``-a`` ("neg"), or ``h = a.name()``
 ``setgrad h g``         ``h.grad = g``; ``setdata h x``: ``h.data = x``
 ``local_backward h``    ``h._backward()``; ``backward h``: ``h.backward()``
 ``call h f args``       ``h = f(*args)`` for the global ``f`` (``call_kw``: with keywords)
@@ -35,47 +37,20 @@ handle or ``{"const": x}``):
 
 import operator
 
-
-class Op:
-    """One operator of a zengrad graph: how it is written, and how it is applied to Values."""
-
-    __slots__ = ("name", "symbol", "arity", "form", "primitive")
-
-    def __init__(self, name, symbol, arity, form, primitive):
-        self.name = name
-        self.symbol = symbol  # "+", ..., or None for a method (x.tanh())
-        self.arity = arity
-        self.form = form  # "binary" (a + b), "prefix" (-a) or "method" (a.tanh())
-        self.primitive = primitive  # has a _backward of its own in the notebooks (else built from primitives)
-
-
-OPS = {op.name: op for op in (
-    Op("add", "+", 2, "binary", True),
-    Op("sub", "-", 2, "binary", False),
-    Op("mul", "*", 2, "binary", True),
-    Op("truediv", "/", 2, "binary", False),
-    Op("pow", "**", 2, "binary", True),
-    Op("neg", "-", 1, "prefix", False),
-    Op("exp", None, 1, "method", True),
-    Op("log", None, 1, "method", True),
-    Op("tanh", None, 1, "method", True),
-    Op("relu", None, 1, "method", True),
-    Op("sigmoid", None, 1, "method", True),
-)}
-_BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "truediv": operator.truediv,
-           "pow": operator.pow}
+# Python's operator syntax, the one closed part of the operator table (``kit/operators.py`` holds the rest:
+# every other operator is a method of the same name, so an assignment's new operator needs nothing here).
+_SYNTAX = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "truediv": operator.truediv,
+           "pow": operator.pow, "neg": operator.neg}
 
 
 def apply(name, args):
     """The operator ``name`` on operands that support it (Values: the student's or the reference's)."""
-    op = OPS.get(name)
-    if op is None:
+    syntax = _SYNTAX.get(name)
+    if syntax is not None:
+        return syntax(*args)
+    if not name.isidentifier() or name.startswith("_"):
         raise ValueError(f"unknown op {name}")
-    if op.form == "binary":
-        return _BINARY[name](args[0], args[1])
-    if op.form == "prefix":
-        return -args[0]
-    return getattr(args[0], name)()
+    return getattr(args[0], name)(*args[1:])
 
 
 def _describe(exc):

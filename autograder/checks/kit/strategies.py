@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from autograder.checks.kit.graph import COMPOSITE, PRIMITIVE, Graph, in_domain
+from autograder.checks.kit.graph import Graph
+from autograder.checks.kit.operators import engine_names, operator
 from autograder.checks.kit.program import const
 
 __all__ = ["INITIAL", "LABELS", "NUMBERS", "SCORES", "SEEDS", "UPSTREAM", "dags", "numbers", "reals"]
@@ -54,7 +55,7 @@ def dags(draw: st.DrawFn, max_leaves: int = 3, max_ops: int = 8, grads: bool = F
         return len(g.nodes) - 1 - draw(st.integers(0, len(g.nodes) - 1))
 
     for _ in range(draw(st.integers(1, max_ops))):
-        name = draw(st.sampled_from(PRIMITIVE + COMPOSITE))
+        name = draw(st.sampled_from(engine_names()))
         x = pick()
         if name in ("add", "sub", "mul", "truediv"):
             form = draw(st.sampled_from(["node op node", "node op const", "const op node"]))
@@ -68,9 +69,9 @@ def dags(draw: st.DrawFn, max_leaves: int = 3, max_ops: int = 8, grads: bool = F
             args = (x, const(draw(DAG_EXPONENTS)))
         else:
             args = (x,)
-        value = in_domain(name, [a["const"] if isinstance(a, dict) else values[a] for a in args])
+        value = operator(name).safe_value([a["const"] if isinstance(a, dict) else values[a] for a in args])
         if value is None:
-            name, args, value = "tanh", (x,), in_domain("tanh", [values[x]])
+            name, args, value = "tanh", (x,), operator("tanh").safe_value([values[x]])
         g.op(name, *args)
         values.append(value)
     return g
