@@ -26,8 +26,6 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-FORMS = ("binary", "prefix", "method")
-
 
 @dataclass(frozen=True)
 class Operator:
@@ -46,10 +44,6 @@ class Operator:
         if self.symbol is None:
             return "method"
         return "prefix" if self.name == "neg" else "binary"
-
-    @property
-    def arity(self) -> int:
-        return 2 if self.form == "binary" else 1
 
     def safe_value(self, xs: list[float]) -> float | None:
         """The value on ``xs``, or None where it (or its derivative) leaves the safe domain: a value that
@@ -108,9 +102,9 @@ ENGINE: tuple[Operator, ...] = tuple(register(op) for op in (
 ))
 
 
-def engine_names(primitive: bool | None = None) -> tuple[str, ...]:
-    """The names of the engine's operators (only the primitive ones, or only the composite ones, if asked)."""
-    return tuple(op.name for op in ENGINE if primitive is None or op.primitive == primitive)
+def engine_names() -> tuple[str, ...]:
+    """The names of the engine's operators, in table order."""
+    return tuple(op.name for op in ENGINE)
 
 
 def forward_calls() -> set[str]:
