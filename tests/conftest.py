@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.course_helpers import REPO, CourseTemplate
+from tests.graded import GradedClass, grade_class
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -29,6 +31,26 @@ def isolated_jupyter(tmp_path_factory: pytest.TempPathFactory) -> None:
 def course_template(tmp_path_factory: pytest.TempPathFactory, isolated_jupyter: None) -> CourseTemplate:
     """The course with every assignment generated once (gradebook included); copy it per test."""
     return CourseTemplate.build(tmp_path_factory.mktemp("course-template"))
+
+
+@pytest.fixture(scope="session")
+def graded(course_template: CourseTemplate, tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], GradedClass]:
+    """``graded(assignment)``: the assignment's class graded by real nbgrader, once per session (tests/graded.py)."""
+    done: dict[str, GradedClass | BaseException] = {}
+
+    def get(assignment: str) -> GradedClass:
+        if assignment not in done:
+            try:
+                done[assignment] = grade_class(course_template, tmp_path_factory.mktemp(assignment), assignment)
+            except BaseException as exc:  # noqa: BLE001 - kept, so the next test fails at once instead of regrading
+                done[assignment] = exc
+                raise
+        result = done[assignment]
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    return get
 
 
 @pytest.fixture

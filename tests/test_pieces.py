@@ -19,9 +19,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import zengrad_ref
-from autograder.checks import ps3 as checks3
-from autograder.checks import run_check
+from autograder.checks import (
+    ps3,  # noqa: F401 - registers the checks
+    run_check,
+)
 from autograder.checks.kit import REF_ATOL, REF_RTOL, SETTINGS, close
+from autograder.checks.kit.compare import KINK
+from autograder.checks.kit.nets import hidden_kink, mlp_param_count
 from autograder.checks.kit.program import Program, ReferenceEngine, const
 from autograder.checks.pieces import source
 from tests.course_helpers import cell, solution_nb
@@ -48,7 +52,7 @@ def networks(draw: st.DrawFn) -> tuple[int, list[int], list[float], list[list[fl
     nin = draw(st.integers(1, 3))
     nouts = [*draw(st.lists(st.integers(2, 4), max_size=2)), draw(st.integers(1, 3))]  # hidden: lists
     weights = [round(random.Random(draw(st.integers(0, 999))).uniform(-1, 1), 6)
-               for _ in range(checks3.mlp_param_count(nin, nouts))]
+               for _ in range(mlp_param_count(nin, nouts))]
     xs = draw(st.lists(st.lists(NUMBERS, min_size=nin, max_size=nin), min_size=1, max_size=3))
     return nin, nouts, weights, xs
 
@@ -88,7 +92,7 @@ def test_mlp_layer_and_neuron_pieces_match_zengrad_ref(net: tuple) -> None:
     for v in routs[1:]:
         rtotal = rtotal + v
     rtotal.backward()
-    if any(checks3.hidden_kink(nin, nouts, weights, x) for x in xs):
+    if any(hidden_kink(nin, nouts, weights, x) for x in xs):
         return  # the gradient hinges on rounding
     assert close(got.reads[r_total][0], rtotal.data, REF_ATOL, REF_RTOL)
     assert _close_all([g for _, g in got.reads[r_params]], [q.grad for q in ref.parameters()])
@@ -100,7 +104,7 @@ def test_mlp_layer_and_neuron_pieces_match_zengrad_ref(net: tuple) -> None:
 def test_svm_loss_piece_matches_zengrad_ref(scores: list, params: list[float], alpha: float | None) -> None:
     from zengrad_ref.losses import svm_hinge_l2
 
-    if any(abs(1 - y * s) < checks3.KINK for s, y in scores):
+    if any(abs(1 - y * s) < KINK for s, y in scores):
         return
     p = Program()
     loss = p.define(source("ps3"), "svm_loss")

@@ -1,7 +1,7 @@
 """The check kit: everything an assignment's hidden checks are written with.
 
-An assignment module (``autograder/checks/psN.py``) holds only what is specific to it: its
-cases, what it expects of them, and its hints. The rest is here, once:
+An assignment's checks (``autograder/checks/psN.py``, or the package ``psN/``) hold only what
+is specific to it: its cases, what it expects of them, and its hints. The rest is here, once:
 
 * ``operators``: the one operator table (the engine's operators; an assignment registers its
   own, one line each);
@@ -16,7 +16,9 @@ cases, what it expects of them, and its hints. The rest is here, once:
 * ``strategies``: the hypothesis strategies every check draws from (reals, gradients, DAGs);
 * ``runner``: deterministic hypothesis settings, :func:`run_property`, :func:`batched`;
 * ``compare``: tolerances and the words of messages; ``nets``: networks in programs (weights
-  through attributes, ``parameters()`` read twice); ``errors``: how a check ends.
+  through attributes, ``parameters()`` read twice); ``training``: a ``train`` cell against the
+  reference's loop (one :class:`~autograder.checks.kit.training.Training` per assignment);
+  ``errors``: how a check ends.
 """
 
 from autograder.checks.kit.compare import (

@@ -115,15 +115,44 @@ def params_problem(label: str, kind: str, item_kinds: list[str], first: list[int
     return None
 
 
-def parameters_problem(reads: object, r: tuple[int, int, int, int], want: list[int], names: dict[int, str],
-                       label: str, own: str, parts: str) -> str | None:
-    """:func:`params_problem` on the reads of :func:`read_parameters` (a Reads object)."""
+def check_parameters(reads: Reads, r: tuple[int, int, int, int], named: Sequence[tuple[str, int]], label: str,
+                     own: str, parts: str) -> None:
+    """A CheckFailure unless ``parameters()`` (read by :func:`read_parameters`) returns the Values of
+    ``named`` ((name, handle) pairs, in order), the same ones on both calls (:func:`params_problem`)."""
     r_kind, r_kinds, r_first, r_second = r
-    got = reads  # Reads: indexable
-    is_list = got[r_kind] == "list"  # type: ignore[index]
-    return params_problem(label, got[r_kind], got[r_kinds] if is_list else [],  # type: ignore[index]
-                          got[r_first] if is_list else [], got[r_second] if is_list else [],  # type: ignore[index]
-                          want, names, own, parts)
+    is_list = reads[r_kind] == "list"
+    problem = params_problem(label, reads[r_kind], reads[r_kinds] if is_list else [],
+                             reads[r_first] if is_list else [], reads[r_second] if is_list else [],
+                             [h for _, h in named], {h: name for name, h in named}, own, parts)
+    if problem:
+        raise CheckFailure(problem)
+
+
+ZeroGradReads = tuple[list[int], list[int]]
+
+
+def call_zero_grad(p: Program, obj: int, ctx: str, own: Sequence[int], values: Sequence[int],
+                   label: str) -> ZeroGradReads:
+    """``obj.zero_grad()``, then reads of the type names of ``own``'s grads and of every one of ``values``
+    (``label``: what a value is, for messages); judged by :func:`zeroed`."""
+    p.method(obj, "zero_grad", result=False, what=ctx)
+    return [p.read_kind(p.attr(v, "grad", what=ctx), ctx) for v in own], [p.read(v, label) for v in values]
+
+
+def zeroed(got: Reads, ctx: str, reads: ZeroGradReads) -> list[tuple[float, float]]:
+    """(data, grad) of the values after ``zero_grad()``; a CheckFailure if a grad it reset is not a number."""
+    r_kinds, r_values = reads
+    wrong = next((k for k in (got[r] for r in r_kinds) if k not in ("float", "int")), None)
+    if wrong is not None:
+        raise CheckFailure(f"{ctx}: a grad is {a(wrong)} afterwards, expected 0.0")
+    return [got[r] for r in r_values]
+
+
+def check_one_value(kind: str, what: str, reaches: str) -> None:
+    """A CheckFailure unless ``what`` returned one ``Value`` (``kind``: the type name it returned)."""
+    if kind != "Value":
+        raise CheckFailure(f"{what} returned {a(kind)}, expected one Value (built from Value operations, so that "
+                           f"backward() reaches {reaches})")
 
 
 @dataclass

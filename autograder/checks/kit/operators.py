@@ -10,11 +10,12 @@ forward operations the source scan looks for.
 
 The engine's operators (every assignment's ``Value`` has them) are registered here; an
 assignment that adds operators registers each in one line, in its own module, e.g. in
-``checks/ps4.py``::
+``checks/ps4/operators.py``::
 
-    register_operator(Operator("softplus", softplus_value, derivative=sigmoid))
+    register_operator(reference_operator("softplus"))
 
-(the ``Value`` method of that name is what the student writes; ``zengrad_ref.Value`` has it too).
+(the ``Value`` method of that name is what the student writes; :func:`reference_operator` takes
+its value and derivative from ``zengrad_ref.Value``'s method of that name, so nothing is retyped).
 
 Applying an operator to Values is the interpreter's business (``interpreter.apply``): Python's
 operator syntax there is a closed table; every other operator is a method of the same name.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,24 @@ ENGINE: tuple[Operator, ...] = tuple(register(op) for op in (
     Operator("truediv", lambda x, y: x / y, "/", primitive=False, domain=lambda x, y: abs(y) >= 0.05),
     Operator("neg", lambda x: -x, "-", primitive=False),
 ))
+
+
+def reference_operator(name: str, **facts: Any) -> Operator:
+    """A one-input method operator whose value and local derivative are ``zengrad_ref.Value``'s own
+    (its forward pass and its ``_backward`` with ``out.grad = 1``); ``facts``: the other fields."""
+    import zengrad_ref
+
+    def value(x: float) -> float:
+        return getattr(zengrad_ref.Value(x), name)().data
+
+    def derivative(x: float) -> float:
+        a = zengrad_ref.Value(x)
+        out = getattr(a, name)()
+        out.grad = 1.0
+        out._backward()
+        return a.grad
+
+    return Operator(name, value, derivative=derivative, **facts)
 
 
 def engine_names() -> tuple[str, ...]:

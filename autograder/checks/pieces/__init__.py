@@ -15,8 +15,12 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+SHARED: dict[str, tuple[str, ...]] = {"ps3": ("mlp",), "ps4": ("mlp",)}  # pieces several notebooks give alike
+
 
 @cache
 def source(assignment: str) -> str:
-    """The source of an assignment's pieces (``ps2``, ``ps3``), as sent to the worker."""
-    return Path(__file__).with_name(f"{assignment}.py").read_text()
+    """The source of an assignment's pieces (``ps2``, ``ps3``), with the shared ones it uses, as sent to the worker."""
+    here = Path(__file__).parent
+    parts = [assignment, *SHARED.get(assignment, ())]
+    return "\n\n".join((here / f"{name}.py").read_text() for name in parts)

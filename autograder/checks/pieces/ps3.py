@@ -48,20 +48,6 @@ class Layer(Module):
         return [p for n in self.neurons for p in n.parameters()]
 
 
-class MLP(Module):
-    def __init__(self, nin, nouts):
-        sizes = [nin] + list(nouts)
-        self.layers = [Layer(sizes[i], sizes[i + 1], nonlin=i != len(nouts) - 1) for i in range(len(nouts))]
-
-    def __call__(self, x):
-        for layer in self.layers:
-            x = layer(x)
-        return x
-
-    def parameters(self):
-        return [p for layer in self.layers for p in layer.parameters()]
-
-
 class Params(Module):
     def __init__(self, params):
         self.params = list(params)

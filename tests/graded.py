@@ -1,0 +1,88 @@
+"""Each assignment's class graded through stock ``nbgrader autograde``, once per test session.
+
+A class is the solution (``perfect``), the release as handed out (``stub``) and every mutant of
+the assignment's catalogue (``autograder/mutants``), one student each, plus the few extra
+submissions of :data:`EXTRAS`. It is graded twice: the whole class, then a regrade of a
+representative subset (perfect, stub, three mutants spread over the catalogue), so the
+determinism tests compare two real runs without paying for the whole class again.
+``tests/test_assignments.py`` holds the contract every assignment keeps; ``tests/test_psN.py``
+read the same graded classes for what is particular to theirs.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbformat import NotebookNode
+
+from autograder.mutants import Mutant, catalogue
+from tests.course_helpers import REPO, Course, CourseTemplate, cell, mutate, release_nb, solution_nb
+
+CATALOGUE: dict[str, dict[str, Mutant]] = catalogue()
+ASSIGNMENTS = sorted(p.name for p in (REPO / "source").iterdir() if (p / f"{p.name}.ipynb").is_file())
+GRADE_SECONDS = 5400  # wall seconds for one autograde run of a class (ps3/ps4 notebooks each train a network)
+
+# Submissions besides the catalogue: (solution cell, old, new) edits that keep full marks.
+EXTRAS: dict[str, dict[str, tuple[str, str, str]]] = {
+    "ps1_operators": {  # warnings on the kernel's stderr while the test cells run must not zero a cell
+        "noisy": ("mul_solution", "        self.grad += other.data * out.grad",
+                  "        import warnings; warnings.warn('a student warning')\n"
+                  "        import sys; print('to stderr', file=sys.stderr)\n"
+                  "        self.grad += other.data * out.grad"),
+    },
+}
+
+
+def student(mutant: str) -> str:
+    """The student id of a mutant's submission."""
+    return mutant.replace("_", "-")
+
+
+def regraded(assignment: str) -> list[str]:
+    """The students the second run grades again: perfect, stub and three mutants spread over the catalogue."""
+    names = sorted(CATALOGUE[assignment])
+    spread = sorted({names[i * len(names) // 3] for i in range(3)}) if names else []
+    return ["perfect", "stub", *map(student, spread)]
+
+
+@dataclass
+class GradedClass:
+    """One assignment's class after two real ``nbgrader autograde`` runs."""
+
+    assignment: str
+    course: Course
+    first: dict[str, dict[str, float]]  # student -> grade_id -> score, after the first run
+    second: dict[str, dict[str, float]]  # the same for the regraded students, after the second run
+    notebooks_first: dict[str, NotebookNode] = field(default_factory=dict)  # the regraded ones, first run
+
+    def autograded(self, who: str) -> NotebookNode:
+        return self.course.autograded(who, self.assignment)
+
+    def errors(self, who: str, grade_id: str, nb: NotebookNode | None = None) -> list[NotebookNode]:
+        """The error outputs of a graded cell in a student's autograded notebook."""
+        return [o for o in cell(nb or self.autograded(who), grade_id).outputs if o.output_type == "error"]
+
+
+def grade_class(template: CourseTemplate, root: Path, assignment: str) -> GradedClass:
+    """Submit the class, grade it, regrade :func:`regraded`; a failed run fails the tests that use it."""
+    course = template.copy_to(root / "course")
+    course.submit("perfect", assignment, solution_nb(assignment))
+    course.submit("stub", assignment, release_nb(assignment))
+    for name, (grade_id, old, new) in EXTRAS.get(assignment, {}).items():
+        course.submit(name, assignment, mutate(solution_nb(assignment), grade_id, old, new))
+    for name, m in CATALOGUE[assignment].items():
+        course.submit(student(name), assignment, mutate(solution_nb(assignment), m.cell, m.old, m.new))
+    first = course.autograde(assignment, timeout=GRADE_SECONDS)
+    assert first.returncode == 0, first.stdout + first.stderr
+    grades_first = course.grades(assignment)
+    again = regraded(assignment)
+    for folder in (course.root / "submitted").iterdir():
+        if folder.name not in again:
+            shutil.rmtree(folder)  # the others keep their first-run grades and notebooks
+    notebooks_first = {s: course.autograded(s, assignment) for s in again}
+    second = course.autograde(assignment, timeout=GRADE_SECONDS)
+    assert second.returncode == 0, second.stdout + second.stderr
+    grades_second = course.grades(assignment)
+    return GradedClass(assignment, course, grades_first, {s: grades_second[s] for s in again}, notebooks_first)
