@@ -50,6 +50,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from autograder.results.results_json import write_results_json
 from autograder.screen.text import plain_text
 
 CONFIG = "zengrad-gradescope.json"
@@ -334,9 +335,7 @@ class Results:
             if self.written:
                 return False
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
-            tmp.replace(self.path)
+            write_results_json(self.path, data)
             self.written = True
             return True
         finally:
