@@ -16,15 +16,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from autograder.gradescope.config import (
-    CHECK_NAME,
-    CONFIG,
-    DEFAULT_TIME_LIMIT,
-    DEFAULT_VISIBILITY,
-    SANDBOXES,
-    SKIP_PARTS,
-    VISIBILITIES,
-)
+from autograder.gradescope import config as shared  # the config file and the names the runner shares
 
 PACKAGE_PATHS = ("pyproject.toml", "README.md", "autograder", "zengrad_ref")
 NOT_INSTALLED = {"zengrad-kit", "pip", "setuptools", "wheel"}  # never pinned in constraints.txt
@@ -65,10 +57,10 @@ def project_files(root: Path) -> list[str]:
             if path.is_file():
                 names.append(top)
             for p in sorted(path.rglob("*")) if path.is_dir() else []:
-                if p.is_file() and not SKIP_PARTS & set(p.parts) and p.suffix != ".pyc" \
+                if p.is_file() and not shared.SKIP_PARTS & set(p.parts) and p.suffix != ".pyc" \
                         and not any(part.endswith(".egg-info") for part in p.parts):
                     names.append(str(p.relative_to(root)))
-    return [n for n in names if (root / n).is_file() and not SKIP_PARTS & set(Path(n).parts)]
+    return [n for n in names if (root / n).is_file() and not shared.SKIP_PARTS & set(Path(n).parts)]
 
 
 def constraints() -> str:
@@ -196,17 +188,17 @@ def _zip_write(zf: zipfile.ZipFile, name: str, data: bytes, executable: bool = F
     zf.writestr(info, data)
 
 
-def build_bundle(course: Path, assignment: str, out_zip: Path, visibility: str = DEFAULT_VISIBILITY,
-                 sandbox: str = "bwrap", time_limit: int = DEFAULT_TIME_LIMIT,
+def build_bundle(course: Path, assignment: str, out_zip: Path, visibility: str = shared.DEFAULT_VISIBILITY,
+                 sandbox: str = "bwrap", time_limit: int = shared.DEFAULT_TIME_LIMIT,
                  overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """Write the Gradescope autograder zip for ``assignment`` of ``course``; its config (as bundled)."""
     from autograder.grading.private import Material
 
     course = Path(course).resolve()
-    if visibility not in VISIBILITIES:
-        raise BundleError(f"--visibility must be one of {', '.join(VISIBILITIES)}")
-    if sandbox not in SANDBOXES:
-        raise BundleError(f"--sandbox must be one of {', '.join(SANDBOXES)}")
+    if visibility not in shared.VISIBILITIES:
+        raise BundleError(f"--visibility must be one of {', '.join(shared.VISIBILITIES)}")
+    if sandbox not in shared.SANDBOXES:
+        raise BundleError(f"--sandbox must be one of {', '.join(shared.SANDBOXES)}")
     if time_limit < 60:
         raise BundleError("--time-limit must be at least 60 seconds")
     if any(o.startswith("--Sandbox.backend=") for o in overrides):
@@ -239,12 +231,12 @@ def build_bundle(course: Path, assignment: str, out_zip: Path, visibility: str =
               "overrides": list(overrides), "fingerprint": fp, "built": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     out_zip = Path(out_zip)
     out_zip.parent.mkdir(parents=True, exist_ok=True)
-    run_script = RUN_AUTOGRADER.replace("@VISIBILITY@", visibility).replace("@CHECK@", CHECK_NAME)
+    run_script = RUN_AUTOGRADER.replace("@VISIBILITY@", visibility).replace("@CHECK@", shared.CHECK_NAME)
     tmp_zip = out_zip.with_name(out_zip.name + ".tmp")
     with zipfile.ZipFile(tmp_zip, "w") as zf:
         _zip_write(zf, "setup.sh", SETUP_SH.encode(), executable=True)
         _zip_write(zf, "run_autograder", run_script.encode(), executable=True)
-        _zip_write(zf, CONFIG, (json.dumps(config, indent=1, sort_keys=True) + "\n").encode())
+        _zip_write(zf, shared.CONFIG, (json.dumps(config, indent=1, sort_keys=True) + "\n").encode())
         _zip_write(zf, "constraints.txt", constraints().encode())
         for name, content in sorted(files.items()):
             _zip_write(zf, name, content)
