@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from autograder.gradescope import config as shared  # the config file and the names the runner shares
+import autograder.gradescope.config as shared  # the config file and the names the runner shares
 
 PACKAGE_PATHS = ("pyproject.toml", "README.md", "autograder", "zengrad_ref")
 NOT_INSTALLED = {"zengrad-kit", "pip", "setuptools", "wheel"}  # never pinned in constraints.txt
