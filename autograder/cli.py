@@ -159,7 +159,7 @@ def cmd_validate(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def cmd_gradescope(args: argparse.Namespace, overrides: list[str]) -> int:
-    """Build a Gradescope autograder zip for one assignment (see autograder/gradescope.py)."""
+    """Build a Gradescope autograder zip for one assignment (see autograder/gradescope/)."""
     from autograder.gradescope import BundleError, build_bundle, unsafe_warning
 
     course = find_course(args.course)

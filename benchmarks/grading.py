@@ -99,9 +99,11 @@ def phase_timings(course: Path) -> dict[str, float]:
     """Sum of ``metadata.zengrad.timings`` over every autograded notebook of a course."""
     import nbformat
 
+    from autograder.preprocessors import metadata as zm
+
     total: dict[str, float] = {}
     for path in (course / "autograded").rglob("*.ipynb"):
-        for key, value in nbformat.read(path, as_version=4).metadata.get("zengrad", {}).get("timings", {}).items():
+        for key, value in nbformat.read(path, as_version=4).metadata.get(zm.NAMESPACE, {}).get(zm.TIMINGS, {}).items():
             total[key] = total.get(key, 0.0) + float(value)
     return total
 

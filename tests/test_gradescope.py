@@ -221,7 +221,10 @@ def test_the_bundle_holds_the_scripts_the_project_the_assignment_and_its_config(
     assert {k: config[k] for k in ("assignment", "visibility", "sandbox", "overrides")} == \
         {"assignment": PS1, "visibility": "after_due_date", "sandbox": "bwrap", "overrides": []}
     assert len(config["fingerprint"]) == 16 and config["time_limit"] == gradescope.DEFAULT_TIME_LIMIT
-    assert {"project/pyproject.toml", "project/README.md", "project/autograder/gradescope.py",
+    assert {"project/pyproject.toml", "project/README.md", "project/autograder/gradescope/__init__.py",
+            "project/autograder/gradescope/__main__.py", "project/autograder/gradescope/bundle.py",
+            "project/autograder/gradescope/config.py", "project/autograder/gradescope/results.py",
+            "project/autograder/gradescope/runner.py",
             "project/autograder/grading/private.py", "project/zengrad_ref/engine.py",
             "course/nbgrader_config.py", f"course/source/{PS1}/{PS1}.ipynb",
             f"course/source/{PS1}/gradcheck.py"} <= names
@@ -277,7 +280,7 @@ def test_our_own_failure_gives_score_0_and_says_so(bundle, tmp_path: Path, monke
     def broken(*args, **kwargs):
         raise RuntimeError("a bug in the grader")
 
-    monkeypatch.setattr(gradescope, "_grade", broken)
+    monkeypatch.setattr(gradescope.runner, "_grade", broken)  # where run() looks it up
     data = gradescope.run(root)
     assert json.loads((root / "results" / "results.json").read_text()) == data
     validate(data)

@@ -87,3 +87,21 @@ def test_the_first_error_is_kept() -> None:
     outcome = classify(notebook(kernel_fault={"kind": "kernel-died", "cell": 2, "message": "..."},
                                 verdicts=[verdict("ps2.topo", "grader-fault")]))
     assert outcome.error_kind == oc.KERNEL_DIED
+
+
+def test_the_metadata_schema_names_the_keys_already_on_disk_and_loads_no_nbgrader() -> None:
+    """metadata.zengrad is the format of every autograded notebook written so far: its key names never change."""
+    import subprocess
+    import sys
+
+    from autograder.preprocessors import metadata as zm
+
+    assert zm.NAMESPACE == "zengrad"
+    assert zm.NOTEBOOK_KEYS == {"integrity", "kernel_fault", "cpu_limited", "output_truncated", "memory_errors",
+                                "sandbox", "timings", "verdicts", "worker_cell_errors", "trusted_seconds",
+                                "neutralised"}
+    assert zm.CELL_KEYS == {"trusted", "kernel_output_types"}
+    code = ("import sys, autograder.results.outcomes, autograder.preprocessors.metadata; "
+            "print([m for m in sys.modules if m.startswith(('nbgrader', 'nbclient'))])")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]", loaded

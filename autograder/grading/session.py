@@ -33,8 +33,8 @@ def preload() -> None:
     import nbgrader.apps.autogradeapp  # noqa: F401
     import nbgrader.converters  # noqa: F401
 
-    import autograder.preprocessors  # noqa: F401
     from autograder.checks import load_all
+    from autograder.preprocessors import GuardedExecute, IntegrityScan, TrustedChecks  # noqa: F401 - imported lazily
 
     load_all()
     import hypothesis  # noqa: F401

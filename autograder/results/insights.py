@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autograder.preprocessors import metadata as zm
 from autograder.results import outcomes as oc
 from autograder.results.outcomes import Outcome
 from autograder.screen.text import md_text
@@ -109,7 +110,7 @@ class Cluster:
 
 def notebook_verdicts(nb: Any) -> list[dict[str, Any]]:
     """The verdict records of an autograded notebook (a NotebookNode or a dict); malformed entries dropped."""
-    verdicts = ((nb.get("metadata") or {}).get("zengrad") or {}).get("verdicts") or []
+    verdicts = ((nb.get("metadata") or {}).get(zm.NAMESPACE) or {}).get(zm.VERDICTS) or []
     if not isinstance(verdicts, list):
         return []
     return [v for v in verdicts if isinstance(v, dict) and isinstance(v.get("grade_id"), str)

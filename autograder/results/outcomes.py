@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autograder.preprocessors import metadata as zm
 from autograder.reasons import UNDETERMINED, ErrorKind, Reason
 
 # Exit statuses of ``zengrad-kit`` (documented in ``zengrad-kit --help``).
@@ -130,25 +131,25 @@ def classify_notebook(outcome: Outcome, nb: Any, notebook: str) -> None:
     its memory while running the notebook, the worker replaying the notebook did, something
     only hit a wall-clock backstop (blocked, not computing), or the grader itself failed.
     """
-    meta = nb.metadata.get("zengrad", {})
-    for key, value in (meta.get("timings") or {}).items():
+    meta = nb.metadata.get(zm.NAMESPACE, {})
+    for key, value in (meta.get(zm.TIMINGS) or {}).items():
         outcome.timings[key] = round(outcome.timings.get(key, 0.0) + float(value), 4)
-    for flag in meta.get("integrity", []) or []:
+    for flag in meta.get(zm.INTEGRITY, []) or []:
         outcome.flags.append({"notebook": notebook, **dict(flag)})
-    for found in meta.get("neutralised", []) or []:
+    for found in meta.get(zm.NEUTRALISED, []) or []:
         outcome.flags.append({"notebook": notebook, "cell": found.get("cell"), "kind": "active-content",
                               "detail": "active content removed before any page showed it: "
                                         + ", ".join(found.get("removed", []))})
-    if meta.get("sandbox"):
-        outcome.sandbox = meta["sandbox"]
-    if meta.get("sandbox") == "none":
+    if meta.get(zm.SANDBOX):
+        outcome.sandbox = meta[zm.SANDBOX]
+    if meta.get(zm.SANDBOX) == "none":
         outcome.notes.append(f"{notebook}: graded WITHOUT the sandbox (Sandbox.backend = 'none')")
-    fault = meta.get("kernel_fault")
+    fault = meta.get(zm.KERNEL_FAULT)
     if fault:
         kind = {"kernel-died": KERNEL_DIED}.get(fault.get("kind"), TIMEOUT)
         where = f" at cell {fault.get('cell')}" if fault.get("cell") is not None else ""
         outcome.fail(kind, f"{notebook}: {fault.get('kind')}{where}: {fault.get('message', '')}")
-    memory = meta.get("memory_errors") or []
+    memory = meta.get(zm.MEMORY_ERRORS) or []
     if memory:
         outcome.fail(MEMORY, f"{notebook}: memory exhausted (MemoryError) in cell(s) {', '.join(map(str, memory))}")
     timed_out = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
@@ -156,12 +157,12 @@ def classify_notebook(outcome: Outcome, nb: Any, notebook: str) -> None:
     if timed_out:
         outcome.fail(TIMEOUT, f"{notebook}: cell(s) {', '.join(map(str, timed_out))} hit the wall-clock backstop "
                               "(blocked without computing)")
-    for limited in meta.get("cpu_limited", []) or []:
+    for limited in meta.get(zm.CPU_LIMITED, []) or []:
         outcome.notes.append(f"{notebook}: cell {limited['cell']} was interrupted at the {limited['limit']} "
                              "CPU-time limit")
-    for cell in meta.get("output_truncated", []) or []:
+    for cell in meta.get(zm.OUTPUT_TRUNCATED, []) or []:
         outcome.notes.append(f"{notebook}: the output of cell {cell} was cut at the grader's limit")
-    for err in meta.get("worker_cell_errors", []) or []:
+    for err in meta.get(zm.WORKER_CELL_ERRORS, []) or []:
         fatal = err.get("fatal")
         if not fatal:
             continue
@@ -171,7 +172,7 @@ def classify_notebook(outcome: Outcome, nb: Any, notebook: str) -> None:
         outcome.fail(kind, f"{notebook}: replaying the notebook for the hidden checks, cell {err.get('cell')} "
                            f"took the sandboxed worker down ({message}); the checks after it could not run")
     by_reason: dict[str, list[str]] = {}
-    for verdict in meta.get("verdicts", []) or []:
+    for verdict in meta.get(zm.VERDICTS, []) or []:
         if verdict.get("reason") in UNDETERMINED:
             by_reason.setdefault(verdict["reason"], []).append(verdict.get("check_id", "?"))
     if Reason.GRADER_FAULT in by_reason:

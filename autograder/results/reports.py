@@ -14,7 +14,6 @@ Everything goes under ``<course>/reports/`` (gitignored):
 from __future__ import annotations
 
 import contextlib
-import json
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -24,6 +23,7 @@ from autograder.exchange import refused_submissions
 from autograder.results import outcomes as oc
 from autograder.results.insights import write_insights
 from autograder.results.outcomes import Outcome
+from autograder.results.results_json import write_results_json
 from autograder.sandbox.jail import UNSAFE_WARNING
 from autograder.screen.text import md_text, plain_text
 
@@ -60,7 +60,7 @@ def write_submission_reports(course: Path, outcomes: list[Outcome]) -> None:
     for o in outcomes:
         folder = reports_dir(course) / o.assignment / o.student
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "results.json").write_text(json.dumps(gradescope_results(o), indent=1) + "\n")
+        write_results_json(folder / "results.json", gradescope_results(o))
         (folder / "autograde.log").write_text(o.log)
 
 

@@ -33,12 +33,13 @@ from typing import Any
 from nbformat.notebooknode import NotebookNode, from_dict
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from autograder.preprocessors import metadata as zm
 from autograder.screen.sanitize import TEXT_TAGS, clean_html, is_base64, svg_as_image
 
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif"}
 TEXT_TYPES = {"text/plain", "text/html", "text/markdown", "text/latex"}
 STUDENT_RESOURCES = ("student", "first_name", "last_name")
-KEPT_NOTEBOOK_METADATA = {"kernelspec", "language_info", "nbgrader", "zengrad"}
+KEPT_NOTEBOOK_METADATA = {"kernelspec", "language_info", "nbgrader", zm.NAMESPACE}
 _SAFE_TAG = re.compile(r"^[\w\-]{1,64}$")
 _CELL_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _BARE_TAG = re.compile(r"^</?([a-zA-Z][a-zA-Z0-9]*)\s*/?>$")
@@ -307,9 +308,9 @@ class NeutraliseUntrusted(NbGraderPreprocessor):
             if isinstance(value, str) and value != html.escape(value):
                 resources[key] = html.escape(value)
         if findings:
-            meta = nb.metadata.setdefault("zengrad", from_dict({}))
-            previous = list(meta.get("neutralised") or [])
-            meta["neutralised"] = previous + [f for f in findings if f not in previous]
+            meta = nb.metadata.setdefault(zm.NAMESPACE, from_dict({}))
+            previous = list(meta.get(zm.NEUTRALISED) or [])
+            meta[zm.NEUTRALISED] = previous + [f for f in findings if f not in previous]
             self.log.warning("active content removed from the submission: %s",
                              "; ".join(f"cell {f['cell']}: {', '.join(f['removed'])}" for f in findings)[:500])
         return nb, resources

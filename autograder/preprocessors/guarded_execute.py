@@ -1,16 +1,7 @@
-"""nbgrader preprocessors that make autograding trustworthy and fault-tolerant.
+"""``GuardedExecute`` (instead of ``Execute``): the notebook in a jailed kernel, with CPU, memory and output limits.
 
-They are wired into ``nbgrader autograde`` by ``nbgrader_config.py``, so stock
-nbgrader and ``zengrad-kit grade`` run the same pipeline:
-
-* ``IntegrityScan`` (first sanitize step) flags suspicious code and edited or
-  deleted read-only cells before nbgrader restores them;
-* ``GuardedExecute`` (instead of ``Execute``) turns a kernel that dies, hangs or
-  overruns the notebook time limit into explicit errors on the affected cells
-  instead of a failed, silently-zero submission, and caps the kernel's memory;
-* ``TrustedChecks`` (before ``SaveAutoGrades``) computes every hidden check in
-  this process against ``zengrad_ref``, with student code confined to a
-  sandboxed worker, and writes the verdict as the grade cell's only scored output.
+A kernel that dies, hangs or overruns the notebook's time limit becomes explicit errors on the
+affected cells instead of a failed, silently-zero submission.
 """
 
 from __future__ import annotations
@@ -18,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import re
 import resource
 import signal
 import time
@@ -28,114 +18,11 @@ from typing import Any
 from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
-from nbgrader.api import Gradebook, MissingEntry
-from nbgrader.preprocessors import Execute, NbGraderPreprocessor
-from nbgrader.utils import is_grade, is_locked, is_solution
-from traitlets import Float, Integer, List, Unicode
+from nbgrader.preprocessors import Execute
+from traitlets import Float, Integer
 
-from autograder import scan
-
-CHECK_CALL = re.compile(r"""\bcheck\(\s*["']([\w.\-]+)["']\s*\)""")
-HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS", re.S)
-
-
-def _normalized(source: str) -> list[str]:
-    """Lines without surrounding blanks: what a read-only cell's identity is compared on."""
-    return [line.rstrip() for line in source.strip().splitlines() if line.strip()]
-
-
-def zmeta(node: NotebookNode) -> NotebookNode:
-    """The ``zengrad`` metadata namespace of a notebook or a cell."""
-    if "zengrad" not in node.metadata:
-        node.metadata["zengrad"] = NotebookNode()
-    return node.metadata["zengrad"]
-
-
-def error_output(ename: str, evalue: str) -> NotebookNode:
-    return NotebookNode(output_type="error", ename=ename, evalue=evalue,
-                        traceback=[f"\x1b[0;31m{ename}\x1b[0m: {evalue}"])
-
-
-def stdout_output(text: str) -> NotebookNode:
-    return NotebookNode(output_type="stream", name="stdout", text=text)
-
-
-def is_test_cell(cell: NotebookNode) -> bool:
-    return cell.cell_type == "code" and is_grade(cell) and not is_solution(cell)
-
-
-def _trusted_sources(resources: dict, cells: list[NotebookNode]) -> dict[str, str]:
-    """grade_id -> source of read-only cells as the gradebook holds them (the instructor's version)."""
-    nbg = resources.get("nbgrader", {})
-    out: dict[str, str] = {}
-    try:
-        with Gradebook(nbg["db_url"]) as gb:
-            for cell in cells:
-                grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-                if not grade_id:
-                    continue
-                try:
-                    out[grade_id] = gb.find_source_cell(grade_id, nbg["notebook"], nbg["assignment"]).source
-                except MissingEntry:
-                    pass
-    except KeyError:
-        pass
-    return out
-
-
-class IntegrityScan(NbGraderPreprocessor):
-    """Flag suspicious code and tampering; never changes a score by itself."""
-
-    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
-        # the grader's records start empty: a submission cannot bring its own metadata.zengrad
-        nb.metadata["zengrad"] = NotebookNode()
-        for cell in nb.cells:
-            cell.get("metadata", {}).pop("zengrad", None)
-        trusted = _trusted_sources(resources, nb.cells)
-        flags: list[dict] = []
-        present = set()
-        for index, cell in enumerate(nb.cells):
-            if cell.cell_type != "code":
-                continue
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-            present.add(grade_id)
-            if grade_id in trusted and (is_locked(cell) or is_test_cell(cell)):
-                if _normalized(cell.source) != _normalized(HIDDEN_BLOCK.sub("", trusted[grade_id])):
-                    flags.append({"cell": index, "grade_id": grade_id, "kind": "edited-read-only-cell",
-                                  "detail": "a read-only or test cell was edited (nbgrader restores it)"})
-                continue  # instructor code: not scanned
-            for finding in scan.scan_source(cell.source):
-                finding.update(cell=index, grade_id=grade_id)
-                flags.append(finding)
-        try:
-            with Gradebook(resources["nbgrader"]["db_url"]) as gb:
-                notebook = gb.find_notebook(resources["nbgrader"]["notebook"], resources["nbgrader"]["assignment"])
-                for grade_cell in notebook.grade_cells:
-                    if grade_cell.name not in present:
-                        flags.append({"cell": None, "grade_id": grade_cell.name, "kind": "deleted-test-cell",
-                                      "detail": "a graded cell was deleted (nbgrader adds it back)"})
-        except (KeyError, MissingEntry):
-            pass
-        zmeta(nb)["integrity"] = flags
-        if flags:
-            self.log.warning("integrity flags: %s", ", ".join(sorted({f["kind"] for f in flags})))
-        return nb, resources
-
-
-def submission_files(folder: Path, max_files: int = 200, max_bytes: int = 32 << 20) -> dict[str, bytes]:
-    """The files next to the notebook (the student's submission), copied into each jail: bounded."""
-    files: dict[str, bytes] = {}
-    total = 0
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if not path.is_file() or path.is_symlink() or any(part.startswith(".") for part in rel.parts):
-            continue
-        size = path.stat().st_size
-        if len(files) >= max_files or total + size > max_bytes:
-            break
-        files[str(rel)] = path.read_bytes()
-        total += size
-    return files
+from autograder.preprocessors import metadata as zm
+from autograder.preprocessors.common import error_output, stdout_output, submission_files, zmeta
 
 
 def _output_bytes(msg: dict) -> int:
@@ -311,11 +198,11 @@ class GuardedExecute(Execute):
             self._jail.close()
         timings["execute"] = time.perf_counter() - started - timings.get("kernel_start", 0.0)
         meta = zmeta(self.nb)
-        meta["kernel_fault"] = fault
-        meta["cpu_limited"] = [{"cell": i, "limit": k} for i, k in sorted(self._cpu_limited.items())]
-        meta["output_truncated"] = sorted(self._truncated)
-        meta["sandbox"] = sandbox.backend
-        meta["timings"] = {k: round(v, 4) for k, v in timings.items()}
+        meta[zm.KERNEL_FAULT] = fault
+        meta[zm.CPU_LIMITED] = [{"cell": i, "limit": k} for i, k in sorted(self._cpu_limited.items())]
+        meta[zm.OUTPUT_TRUNCATED] = sorted(self._truncated)
+        meta[zm.SANDBOX] = sandbox.backend
+        meta[zm.TIMINGS] = {k: round(v, 4) for k, v in timings.items()}
         self.set_widgets_metadata()
         return self.nb, self.resources
 
@@ -357,7 +244,7 @@ class GuardedExecute(Execute):
             return {"kind": "kernel-hung", "cell": index,
                     "message": f"the kernel stopped responding after the {self.timeout} s wall-clock backstop"}
         if any(o.get("ename") == "MemoryError" for o in cell.outputs):
-            zmeta(self.nb).setdefault("memory_errors", []).append(index)
+            zmeta(self.nb).setdefault(zm.MEMORY_ERRORS, []).append(index)
         return None
 
     def _kernel_exit_code(self) -> int | None:
@@ -386,80 +273,3 @@ class GuardedExecute(Execute):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
 
-
-class TrustedChecks(NbGraderPreprocessor):
-    """Score every hidden check here, not in the student's kernel.
-
-    For each test cell, the student's code cells above it are replayed in a
-    sandboxed worker (``autograder.sandbox.engine.StudentEngine``) and the check named
-    in the cell's (instructor-owned) source is run against ``zengrad_ref``.
-    The cell's outputs are replaced: the kernel's stdout is kept for the
-    student's benefit, its errors and results are dropped, and the verdict is
-    appended as the only thing nbgrader's scoring can see.
-    """
-
-    cell_cpu_seconds = Float(60.0, help="CPU seconds one notebook cell may use in the worker before it is "
-                                        "interrupted.").tag(config=True)
-    program_cpu_seconds = Float(10.0, help="CPU seconds one check program may use in the worker (checks may ask "
-                                           "for more, e.g. training).").tag(config=True)
-    cpu_seconds = Integer(600, help="Hard CPU-time limit (RLIMIT_CPU) of one worker process.").tag(config=True)
-    memory_limit_mb = Integer(1024, help="Address-space limit of a worker process.").tag(config=True)
-    max_reply_kb = Integer(4096, help="Largest reply the worker may send, KiB.").tag(config=True)
-    skip_cells = List(Unicode(), [], help="grade_ids of read-only cells no hidden check needs (a training demo, a "
-                                          "plot): the worker does not replay them.").tag(config=True)
-
-    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
-        from autograder.checks import run_check
-        from autograder.sandbox.engine import StudentEngine
-        from autograder.sandbox.jail import Sandbox
-
-        started = time.perf_counter()
-        trusted = _trusted_sources(resources, nb.cells)
-        skip = set(self.skip_cells)
-        code_cells = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code" and not is_test_cell(c)
-                      and not (is_locked(c) and c.metadata.get("nbgrader", {}).get("grade_id") in skip)]
-        folder = Path(resources.get("metadata", {}).get("path") or ".")
-        sandbox = Sandbox(parent=self)
-        limits = sandbox.limits(self.memory_limit_mb * 1024 * 1024, self.cpu_seconds)
-        engine = StudentEngine(code_cells, submission_files(folder), limits, self.cell_cpu_seconds,
-                               self.program_cpu_seconds, sandbox=sandbox, max_reply_bytes=self.max_reply_kb * 1024)
-        summary = []
-        try:
-            for index, cell in enumerate(nb.cells):
-                if not is_test_cell(cell):
-                    continue
-                grade_id = cell.metadata["nbgrader"]["grade_id"]
-                ids = CHECK_CALL.findall(trusted.get(grade_id, cell.source))
-                if not ids:
-                    zmeta(cell)["trusted"] = False
-                    continue
-                engine.advance_to(index)
-                verdicts = [run_check(check_id, engine) for check_id in ids]
-                self._score_cell(cell, verdicts)
-                summary.extend({"cell": index, "grade_id": grade_id, **v.to_json()} for v in verdicts)
-        finally:
-            engine.close()
-        meta = zmeta(nb)
-        meta["verdicts"] = summary
-        meta["worker_cell_errors"] = [
-            {"cell": r.index, "error": r.error, "fatal": r.fatal} for r in engine.cell_errors()
-        ]
-        meta["trusted_seconds"] = round(time.perf_counter() - started, 3)
-        meta.setdefault("timings", {}).update(checks=meta["trusted_seconds"], worker_cpu=round(engine.cpu_used, 4))
-        meta["sandbox"] = sandbox.backend
-        return nb, resources
-
-    @staticmethod
-    def _score_cell(cell: NotebookNode, verdicts: list) -> None:
-        kept = [o for o in cell.get("outputs", []) if o.get("output_type") == "stream" and o.get("name") == "stdout"]
-        zmeta(cell)["trusted"] = True
-        zmeta(cell)["kernel_output_types"] = sorted({o.get("output_type", "") + ":" + o.get("name", o.get("ename", ""))
-                                                     for o in cell.get("outputs", [])})
-        failed = [v for v in verdicts if not v.passed]
-        if failed:
-            text = "\n".join(v.message for v in failed)
-            kept.append(error_output("HiddenCheckFailed", text))
-        else:
-            text = "\n".join(f"hidden check {v.check_id} passed ({v.programs} generated cases)" for v in verdicts)
-            kept.append(stdout_output(text + "\n"))
-        cell.outputs = kept
