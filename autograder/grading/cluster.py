@@ -40,6 +40,7 @@ from autograder.grading.private import (
 )
 from autograder.results import outcomes as oc
 from autograder.results.outcomes import Outcome
+from autograder.sandbox.backends import DEFAULT_BACKEND, Backend
 
 
 class ClusterError(Exception):
@@ -87,20 +88,18 @@ def grade_task(material: Material, student: str, files: dict[str, bytes], overri
 
 
 def sandbox_problem(backend: str) -> str | None:
-    """On a worker: why the sandbox cannot start there (None: it can, or the course runs without it)."""
-    from autograder.sandbox.jail import SandboxUnavailable, preflight
+    """On a worker: why the sandbox named ``backend`` cannot start there (None: it can, or it needs nothing).
 
-    if backend == "none":
-        return None
-    try:
-        preflight()
-    except SandboxUnavailable as exc:
-        return str(exc)
-    return None
+    Takes the name, not the object: the worker checks its own executables, not the coordinator's paths.
+    """
+    from autograder.sandbox.backends import backend_named
+
+    return backend_named(backend).problem()
 
 
-def check_workers(client: Any, expected: str, backend: str = "bwrap") -> int:
-    """The number of workers; ClusterError if there are none or one has other grading code."""
+def check_workers(client: Any, expected: str, backend: Backend | None = None) -> int:
+    """The number of workers; ClusterError if there are none, one has other grading code, or the sandbox
+    (``backend``, bubblewrap unless given) cannot start on one."""
     info = client.scheduler_info()
     if not info.get("workers"):
         raise ClusterError(f"the Dask cluster at {client.scheduler.address} has no workers")
@@ -111,7 +110,8 @@ def check_workers(client: Any, expected: str, backend: str = "bwrap") -> int:
                            "install zengrad-kit on every worker (pip install zengrad-kit[cluster])") from None
     wrong = {addr: fp for addr, fp in found.items() if fp != expected}
     if not wrong:
-        problems = {addr: p for addr, p in client.run(sandbox_problem, backend).items() if p}
+        name = backend.name if backend is not None else DEFAULT_BACKEND
+        problems = {addr: p for addr, p in client.run(sandbox_problem, name).items() if p}
         if problems:
             listed = "; ".join(f"{addr}: {p}" for addr, p in sorted(problems.items()))
             raise ClusterError(f"the sandbox cannot start on some workers (nothing was graded): {listed}")
@@ -123,7 +123,7 @@ def check_workers(client: Any, expected: str, backend: str = "bwrap") -> int:
 
 
 def run_cluster(course: Path, jobs: list[Job], scheduler: str, overrides: list[str], job_timeout: float,
-                feedback: bool = True, progress: bool = True, backend: str | None = None) -> list[Outcome]:
+                feedback: bool = True, progress: bool = True, backend: Backend | None = None) -> list[Outcome]:
     """Grade ``jobs`` on the Dask cluster at ``scheduler``; one Outcome per job, in job order.
 
     ``backend``: the sandbox backend the workers must use (read from the course when not given).

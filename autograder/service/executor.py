@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.grading.pool import die_with_parent, kill_tree
+from autograder.sandbox.backends import Backend
 from autograder.service.worker import FeedbackResult, grade_for_feedback, warm
 
 
@@ -173,7 +174,8 @@ class LocalExecutor:
 class DaskExecutor:
     """Tasks on a Dask cluster; the workers need zengrad-kit (the same fingerprint) and the sandbox."""
 
-    def __init__(self, scheduler: str, materials: list[Any], job_timeout: float, backend: str = "bwrap") -> None:
+    def __init__(self, scheduler: str, materials: list[Any], job_timeout: float,
+                 backend: Backend | None = None) -> None:
         from distributed import Client
 
         from autograder.grading.cluster import ClusterError, check_workers
