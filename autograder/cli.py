@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from autograder.results import outcomes as oc
+from autograder.sandbox.backends import BACKENDS, DEFAULT_BACKEND, Unjailed
 
 OVERRIDE = re.compile(r"^--[A-Za-z_]\w*\.[A-Za-z_]\w*=.*$", re.S)
 
@@ -161,6 +162,7 @@ def cmd_validate(args: argparse.Namespace, overrides: list[str]) -> int:
 def cmd_gradescope(args: argparse.Namespace, overrides: list[str]) -> int:
     """Build a Gradescope autograder zip for one assignment (see autograder/gradescope/)."""
     from autograder.gradescope import BundleError, build_bundle, unsafe_warning
+    from autograder.sandbox.backends import backend_named
 
     course = find_course(args.course)
     try:
@@ -168,8 +170,8 @@ def cmd_gradescope(args: argparse.Namespace, overrides: list[str]) -> int:
                               sandbox=args.sandbox, time_limit=args.time_limit, overrides=overrides)
     except BundleError as exc:
         return _usage(str(exc))
-    if args.sandbox == "none":
-        print(f"WARNING: this bundle grades WITHOUT the sandbox (--sandbox none): {unsafe_warning()}; "
+    if not backend_named(args.sandbox).jailed:
+        print(f"WARNING: this bundle grades WITHOUT the sandbox (--sandbox {args.sandbox}): {unsafe_warning()}; "
               "every results.json says so", file=sys.stderr)
     print(f"wrote {args.output}: {args.assignment}, cells visible {config['visibility']}, sandbox {config['sandbox']}, "
           f"grading code {config['fingerprint']}; set the assignment's autograder timeout in Gradescope to at least "
@@ -180,6 +182,7 @@ def cmd_gradescope(args: argparse.Namespace, overrides: list[str]) -> int:
 def cmd_serve(args: argparse.Namespace, overrides: list[str]) -> int:
     """The submit-time grading service (see autograder/service/service.py)."""
     from autograder.grading.cluster import ClusterError
+    from autograder.sandbox.backends import SandboxUnavailable
     from autograder.service import ServiceError, serve
 
     course = find_course(args.course)
@@ -188,7 +191,7 @@ def cmd_serve(args: argparse.Namespace, overrides: list[str]) -> int:
               workers=args.workers, until_idle=args.until_idle)
     except ServiceError as exc:
         print(f"zengrad-kit: error: {exc}", file=sys.stderr)
-        return oc.EXIT_SANDBOX if "sandbox" in str(exc).lower() or "bwrap" in str(exc) else oc.EXIT_USAGE
+        return oc.EXIT_SANDBOX if isinstance(exc, SandboxUnavailable) else oc.EXIT_USAGE
     except ClusterError as exc:
         print(f"zengrad-kit: error: {exc}", file=sys.stderr)
         return oc.EXIT_INTERNAL
@@ -316,8 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
                    default="after_due_date",
                    help="when students see each cell's score and verdict, and their total (default: after_due_date); "
                         "whether the notebook arrived and was graded is always visible at once")
-    s.add_argument("--sandbox", choices=["bwrap", "none"], default="bwrap",
-                   help="'none' grades without the sandbox: unsafe, stated in every results.json (default: bwrap)")
+    s.add_argument("--sandbox", choices=list(BACKENDS), default=DEFAULT_BACKEND,
+                   help=f"'{Unjailed.name}' grades without the sandbox: unsafe, stated in every results.json "
+                        f"(default: {DEFAULT_BACKEND})")
     s.add_argument("--time-limit", type=int, default=600, metavar="SECONDS",
                    help="the assignment's autograder timeout in Gradescope (default: 600, Gradescope's default); a "
                         "submission still grading shortly before it gets an explicit error result")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import autograder.gradescope.config as shared  # the config file and the names the runner shares
+from autograder.sandbox.backends import DEFAULT_BACKEND
 
 PACKAGE_PATHS = ("pyproject.toml", "README.md", "autograder", "zengrad_ref")
 NOT_INSTALLED = {"zengrad-kit", "pip", "setuptools", "wheel"}  # never pinned in constraints.txt
@@ -189,7 +190,7 @@ def _zip_write(zf: zipfile.ZipFile, name: str, data: bytes, executable: bool = F
 
 
 def build_bundle(course: Path, assignment: str, out_zip: Path, visibility: str = shared.DEFAULT_VISIBILITY,
-                 sandbox: str = "bwrap", time_limit: int = shared.DEFAULT_TIME_LIMIT,
+                 sandbox: str = DEFAULT_BACKEND, time_limit: int = shared.DEFAULT_TIME_LIMIT,
                  overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """Write the Gradescope autograder zip for ``assignment`` of ``course``; its config (as bundled)."""
     from autograder.grading.private import Material

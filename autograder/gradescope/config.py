@@ -9,9 +9,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from autograder.sandbox.backends import BACKENDS
+
 CONFIG = "zengrad-gradescope.json"
 VISIBILITIES = ("after_due_date", "visible", "hidden", "after_published")
-SANDBOXES = ("bwrap", "none")
+SANDBOXES = tuple(BACKENDS)  # the sandbox backends a bundle can be built for
 DEFAULT_VISIBILITY = "after_due_date"
 DEFAULT_TIME_LIMIT = 600  # seconds: Gradescope's default autograder timeout (10 minutes)
 CHECK_NAME = "Submission check"

@@ -9,6 +9,7 @@ from typing import Any
 
 from autograder.gradescope.config import CHECK_NAME, DEFAULT_VISIBILITY, unsafe_warning
 from autograder.results.results_json import write_results_json
+from autograder.sandbox.backends import DEFAULT_BACKEND, jailed
 from autograder.screen.text import plain_text
 
 
@@ -64,7 +65,7 @@ def results_json(cfg: dict[str, Any], status: str, summary: str, check_passed: b
     the bundle's visibility."""
     visibility = cfg.get("visibility", DEFAULT_VISIBILITY)
     lines = []
-    if cfg.get("sandbox") == "none":
+    if not jailed(cfg.get("sandbox", DEFAULT_BACKEND)):
         lines.append(f"WARNING: graded WITHOUT the sandbox (the bundle was built with --sandbox none). "
                      f"{unsafe_warning()}.")
     lines.append(summary)
@@ -79,7 +80,7 @@ def results_json(cfg: dict[str, Any], status: str, summary: str, check_passed: b
                       "tags": [plain_text(t) for t in c["tags"]], "visibility": visibility})
     return {"score": score, "execution_time": int(round(seconds)), "output": output, "output_format": "text",
             "test_output_format": "text", "visibility": visibility, "stdout_visibility": "hidden",
-            "extra_data": {"status": status, "sandbox": cfg.get("sandbox", "bwrap"),
+            "extra_data": {"status": status, "sandbox": cfg.get("sandbox", DEFAULT_BACKEND),
                            "assignment": cfg.get("assignment"), "fingerprint": cfg.get("fingerprint"), **extra},
             "tests": tests}
 

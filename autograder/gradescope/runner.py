@@ -18,6 +18,7 @@ from typing import Any
 
 from autograder.gradescope.config import DEFAULT_TIME_LIMIT, DEFAULT_VISIBILITY, SKIP_PARTS, _jail, load_config
 from autograder.gradescope.results import Results, failure_results, outcome_results
+from autograder.sandbox.backends import DEFAULT_BACKEND, jailed
 
 STUDENT = "student"  # the private course's only student
 ROOT_ENV = "ZENGRAD_GRADESCOPE_ROOT"  # tests only: a directory laid out like /autograder
@@ -88,7 +89,7 @@ def run(root: str | Path = "/autograder") -> dict[str, Any]:
     source = root / "source"
     courses = _private_keys()
     results = Results(root / "results" / "results.json")
-    cfg: dict[str, Any] = {"assignment": "?", "visibility": DEFAULT_VISIBILITY, "sandbox": "bwrap",
+    cfg: dict[str, Any] = {"assignment": "?", "visibility": DEFAULT_VISIBILITY, "sandbox": DEFAULT_BACKEND,
                            "time_limit": DEFAULT_TIME_LIMIT, "overrides": [], "fingerprint": "?"}
     try:
         cfg = load_config(source)
@@ -150,7 +151,7 @@ def _grade(root: Path, source: Path, cfg: dict[str, Any], start: float) -> dict[
     from autograder.grading.private import Material, VersionMismatch, grade_submission
 
     jail = _jail()
-    if cfg["sandbox"] == "bwrap":
+    if jailed(cfg["sandbox"]):
         try:
             jail.preflight()
         except jail.SandboxUnavailable as exc:
@@ -189,7 +190,7 @@ def check(source: Path) -> int:
               f"with ({cfg['fingerprint']}); rebuild the bundle with the same zengrad-kit and nbgrader versions")
         return 1
     print(f"zengrad-kit: grading code {found} installed for {cfg['assignment']}")
-    if cfg["sandbox"] == "none":
+    if not jailed(cfg["sandbox"]):
         print(f"WARNING: this bundle grades WITHOUT the sandbox (--sandbox none): {jail.UNSAFE_WARNING}")
         return 0
     try:

@@ -23,13 +23,12 @@ import contextlib
 import os
 import signal
 import threading
-import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 from autograder.grading.config import course_config, sandbox_backend
 from autograder.grading.discover import Job
+from autograder.grading.executors import DONE, TIMEOUT, ClusterError, DaskCluster, Ended
 from autograder.grading.private import (
     Graded,
     Material,
@@ -40,10 +39,7 @@ from autograder.grading.private import (
 )
 from autograder.results import outcomes as oc
 from autograder.results.outcomes import Outcome
-
-
-class ClusterError(Exception):
-    """The cluster cannot grade this run (unreachable, no workers, other grading code): nothing was graded."""
+from autograder.sandbox.backends import DEFAULT_BACKEND, Backend
 
 
 def _kill_own_sandboxes() -> None:
@@ -87,20 +83,18 @@ def grade_task(material: Material, student: str, files: dict[str, bytes], overri
 
 
 def sandbox_problem(backend: str) -> str | None:
-    """On a worker: why the sandbox cannot start there (None: it can, or the course runs without it)."""
-    from autograder.sandbox.jail import SandboxUnavailable, preflight
+    """On a worker: why the sandbox named ``backend`` cannot start there (None: it can, or it needs nothing).
 
-    if backend == "none":
-        return None
-    try:
-        preflight()
-    except SandboxUnavailable as exc:
-        return str(exc)
-    return None
+    Takes the name, not the object: the worker checks its own executables, not the coordinator's paths.
+    """
+    from autograder.sandbox.backends import backend_named
+
+    return backend_named(backend).problem()
 
 
-def check_workers(client: Any, expected: str, backend: str = "bwrap") -> int:
-    """The number of workers; ClusterError if there are none or one has other grading code."""
+def check_workers(client: Any, expected: str, backend: Backend | None = None) -> int:
+    """The number of workers; ClusterError if there are none, one has other grading code, or the sandbox
+    (``backend``, bubblewrap unless given) cannot start on one."""
     info = client.scheduler_info()
     if not info.get("workers"):
         raise ClusterError(f"the Dask cluster at {client.scheduler.address} has no workers")
@@ -111,7 +105,8 @@ def check_workers(client: Any, expected: str, backend: str = "bwrap") -> int:
                            "install zengrad-kit on every worker (pip install zengrad-kit[cluster])") from None
     wrong = {addr: fp for addr, fp in found.items() if fp != expected}
     if not wrong:
-        problems = {addr: p for addr, p in client.run(sandbox_problem, backend).items() if p}
+        name = backend.name if backend is not None else DEFAULT_BACKEND
+        problems = {addr: p for addr, p in client.run(sandbox_problem, name).items() if p}
         if problems:
             listed = "; ".join(f"{addr}: {p}" for addr, p in sorted(problems.items()))
             raise ClusterError(f"the sandbox cannot start on some workers (nothing was graded): {listed}")
@@ -123,72 +118,55 @@ def check_workers(client: Any, expected: str, backend: str = "bwrap") -> int:
 
 
 def run_cluster(course: Path, jobs: list[Job], scheduler: str, overrides: list[str], job_timeout: float,
-                feedback: bool = True, progress: bool = True, backend: str | None = None) -> list[Outcome]:
+                feedback: bool = True, progress: bool = True, backend: Backend | None = None) -> list[Outcome]:
     """Grade ``jobs`` on the Dask cluster at ``scheduler``; one Outcome per job, in job order.
 
     ``backend``: the sandbox backend the workers must use (read from the course when not given).
     """
-    from distributed import Client
-
     from autograder.grading.pool import Progress
 
-    try:
-        client = Client(scheduler, timeout="30s", set_as_default=False)
-    except OSError as exc:
-        raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    cluster = DaskCluster(scheduler, grade_task, job_timeout)
+    by_key = {(j.assignment, j.student): j for j in jobs}
     results: dict[tuple[str, str], Outcome] = {}
     try:
         if backend is None:
             backend = sandbox_backend(course_config(course, overrides))
-        check_workers(client, fingerprint(), backend)
-        materials = {a: client.scatter(Material.from_course(course, a), broadcast=True)
+        check_workers(cluster.client, fingerprint(), backend)
+        materials = {a: cluster.client.scatter(Material.from_course(course, a), broadcast=True)
                      for a in sorted({j.assignment for j in jobs})}
         recorder = RecordingSession(course, overrides, feedback)
-        run = uuid.uuid4().hex[:8]
-        pending: dict[Any, tuple[Job, float]] = {}
         for job in jobs:
-            future = client.submit(grade_task, materials[job.assignment], job.student, submission_files(course, job),
-                                   tuple(overrides), key=f"zengrad-{run}-{job.assignment}-{job.student}", pure=False)
-            pending[future] = (job, time.monotonic())
+            cluster.submit((job.assignment, job.student), (materials[job.assignment], job.student,
+                                                           submission_files(course, job), tuple(overrides)))
         bar = Progress(len(jobs), progress)
         try:
-            while pending:
-                time.sleep(0.2)
-                now = time.monotonic()
-                for future in list(pending):
-                    job, submitted = pending[future]
-                    if future.done():
-                        outcome = _collect(recorder, job, future)
-                    elif now - submitted > job_timeout:
-                        future.cancel()
-                        outcome = Outcome(job.assignment, job.student)
-                        outcome.fail(oc.TIMEOUT, f"grading on the cluster took longer than {job_timeout:.0f} s; "
-                                                 "the task was cancelled")
-                    else:
-                        continue
-                    del pending[future]
+            while cluster.busy():
+                for ended in cluster.poll(0.2):
+                    outcome = _collect(recorder, by_key[ended.key], ended, job_timeout)
                     results[outcome.key] = outcome
                     bar.update(outcome.status == oc.ERROR)
         finally:
             bar.close()
     finally:
-        client.close()
+        cluster.close()
     return [results[(j.assignment, j.student)] for j in jobs]
 
 
-def _collect(recorder: RecordingSession, job: Job, future: Any) -> Outcome:
-    """The outcome of a finished task, recorded in the gradebook (or an explicit error)."""
+def _collect(recorder: RecordingSession, job: Job, ended: Ended, job_timeout: float) -> Outcome:
+    """The outcome of a task that ended, recorded in the gradebook (or an explicit error)."""
     from distributed.scheduler import KilledWorker
 
-    try:
-        graded: Graded = future.result()
-    except KilledWorker:
-        outcome = Outcome(job.assignment, job.student)
+    if ended.how == DONE:
+        graded: Graded = ended.result
+        return recorder.record(job, graded)
+    outcome = Outcome(job.assignment, job.student)
+    if ended.how == TIMEOUT:
+        outcome.fail(oc.TIMEOUT, f"grading on the cluster took longer than {job_timeout:.0f} s; "
+                                 "the task was cancelled")
+    elif isinstance(ended.exception, KilledWorker):
         outcome.fail(oc.WORKER_CRASHED, "the Dask workers grading this submission died (the task was retried as "
                                         "often as the scheduler allows)")
-        return outcome
-    except Exception as exc:  # noqa: BLE001 - any task failure is this submission's explicit error
-        outcome = Outcome(job.assignment, job.student)
+    else:
+        exc = ended.exception
         outcome.fail(oc.WORKER_CRASHED, f"grading on the cluster failed: {type(exc).__name__}: {str(exc)[:300]}")
-        return outcome
-    return recorder.record(job, graded)
+    return outcome

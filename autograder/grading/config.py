@@ -8,7 +8,10 @@ configuration through here, so an override means the same thing everywhere, and 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from autograder.sandbox.backends import Backend
 
 
 def course_config(course: Path, overrides: list[str] | tuple[str, ...] = ()) -> Any:
@@ -34,9 +37,17 @@ def merge_overrides(overrides: list[str] | tuple[str, ...]) -> list[str]:
     return list(merged.values())
 
 
-def sandbox_backend(cfg: Any) -> str:
-    """The sandbox backend a configuration names (``Sandbox.backend``; bubblewrap unless told)."""
-    return str(cfg.Sandbox.get("backend", "bwrap"))
+def sandbox_backend(cfg: Any) -> Backend:
+    """The sandbox backend a configuration names (``Sandbox.backend``; bubblewrap unless told), as an object
+    with its options (``Sandbox.bwrap``, ``Sandbox.setpriv``), so no caller compares the name."""
+    from autograder.grading.discover import UsageError
+    from autograder.sandbox.backends import DEFAULT_BACKEND, backend_named
+
+    options = {key: str(value) for key, value in cfg.Sandbox.items() if key != "backend"}
+    try:
+        return backend_named(str(cfg.Sandbox.get("backend", DEFAULT_BACKEND)), **options)
+    except ValueError as exc:
+        raise UsageError(f"c.Sandbox.backend: {exc}") from None
 
 
 def default_job_timeout(cfg: Any) -> float:

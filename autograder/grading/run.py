@@ -22,6 +22,7 @@ from autograder.grading.pool import default_workers, run_pool
 from autograder.grading.session import preload
 from autograder.results import outcomes as oc
 from autograder.results.outcomes import Outcome
+from autograder.sandbox.backends import DEFAULT_BACKEND, Backend, SandboxUnavailable
 
 
 @dataclass
@@ -33,7 +34,7 @@ class RunResult:
     workers: int
     verified: bool = True
     problems: list[Mismatch] = field(default_factory=list)
-    sandbox: str = "bwrap"
+    sandbox: str = DEFAULT_BACKEND  # the backend's name, as reports and results.json record it
     resumed: int = 0  # outcomes kept from an earlier run (--resume)
     scheduler: str | None = None  # the Dask scheduler, when the run was on a cluster
 
@@ -44,20 +45,17 @@ class RunResult:
         return oc.EXIT_SUBMISSION_ERRORS if any(o.status == oc.ERROR for o in self.outcomes) else oc.EXIT_OK
 
 
-class SandboxError(Exception):
+class SandboxError(SandboxUnavailable):
     """The sandbox cannot start: nothing was graded (exit status 4)."""
 
 
-def check_sandbox(cfg: Any) -> str:
-    """Start one trivial sandbox before grading anything; the backend in use ('bwrap' or 'none')."""
-    from autograder.sandbox.jail import UNSAFE_WARNING, SandboxUnavailable, preflight
-
+def check_sandbox(cfg: Any) -> Backend:
+    """Start one trivial sandbox before grading anything (or say loudly there is none); the backend in use."""
     backend = sandbox_backend(cfg)
-    if backend == "none":
-        print(f"WARNING: {UNSAFE_WARNING}", file=sys.stderr)
-        return backend
+    if backend.warning:
+        print(f"WARNING: {backend.warning}", file=sys.stderr)
     try:
-        preflight(cfg.Sandbox.get("bwrap", "bwrap"), cfg.Sandbox.get("setpriv", "setpriv"))
+        backend.preflight()
     except SandboxUnavailable as exc:
         raise SandboxError(str(exc)) from None
     return backend
@@ -144,7 +142,7 @@ def grade(course: Path, assignments: list[str] | None = None, students: list[str
             o.digest = digests[o.key]
         outcomes = [by_key.get(o.key, o) for o in outcomes]
         problems = verify(course, outcomes)
-    result = RunResult(outcomes, round(time.perf_counter() - start, 3), workers, not problems, problems, backend,
+    result = RunResult(outcomes, round(time.perf_counter() - start, 3), workers, not problems, problems, backend.name,
                        resumed=len(kept), scheduler=scheduler)
     if reports:
         from autograder.results import reports as rp

@@ -17,6 +17,7 @@ from typing import Any
 
 from autograder.preprocessors import metadata as zm
 from autograder.reasons import UNDETERMINED, ErrorKind, Reason
+from autograder.sandbox.backends import BACKENDS, DEFAULT_BACKEND
 
 # Exit statuses of ``zengrad-kit`` (documented in ``zengrad-kit --help``).
 EXIT_OK = 0  # every submission graded cleanly (integrity flags do not change this)
@@ -68,7 +69,7 @@ class Outcome:
     cells: list[CellResult] = field(default_factory=list)
     flags: list[dict] = field(default_factory=list)  # integrity flags (never change the status)
     notes: list[str] = field(default_factory=list)  # worth knowing, not an error (a cell hit its CPU limit, ...)
-    sandbox: str = "bwrap"  # the sandbox backend the submission was graded with
+    sandbox: str = DEFAULT_BACKEND  # the name of the sandbox backend the submission was graded with
     digest: str = ""  # of the submitted files (a resumed run keeps an outcome only if they did not change)
     autograded: bool = False  # an autograded notebook exists (grades may be partial)
     attempts: int = 1
@@ -142,8 +143,9 @@ def classify_notebook(outcome: Outcome, nb: Any, notebook: str) -> None:
                                         + ", ".join(found.get("removed", []))})
     if meta.get(zm.SANDBOX):
         outcome.sandbox = meta[zm.SANDBOX]
-    if meta.get(zm.SANDBOX) == "none":
-        outcome.notes.append(f"{notebook}: graded WITHOUT the sandbox (Sandbox.backend = 'none')")
+    note = BACKENDS[meta[zm.SANDBOX]].note if meta.get(zm.SANDBOX) in BACKENDS else None
+    if note:
+        outcome.notes.append(f"{notebook}: {note}")
     fault = meta.get(zm.KERNEL_FAULT)
     if fault:
         kind = {"kernel-died": KERNEL_DIED}.get(fault.get("kind"), TIMEOUT)

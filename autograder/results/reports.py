@@ -24,7 +24,7 @@ from autograder.results import outcomes as oc
 from autograder.results.insights import write_insights
 from autograder.results.outcomes import Outcome
 from autograder.results.results_json import write_results_json
-from autograder.sandbox.jail import UNSAFE_WARNING
+from autograder.sandbox.backends import BACKENDS, DEFAULT_BACKEND, jailed
 from autograder.screen.text import md_text, plain_text
 
 
@@ -48,7 +48,7 @@ def gradescope_results(outcome: Outcome) -> dict[str, Any]:
     if outcome.status == oc.ERROR:
         lines.append(f"Autograding error ({outcome.error_kind}): {outcome.message}\n"
                      "The scores below are what could be graded; your instructor has been told.")
-    if outcome.sandbox == "none":
+    if not jailed(outcome.sandbox):
         lines.append("Graded without the sandbox (Sandbox.backend = 'none').")
     if lines:
         data["output"] = plain_text("\n".join(lines))
@@ -230,9 +230,9 @@ def write_all(course: Path, result: Any, overrides: list[str] | None = None) -> 
             + (f" (config overrides: {' '.join(overrides)})" if overrides else "") + ".")
     if getattr(result, "resumed", 0):
         note += f" Resumed: {result.resumed} outcomes kept from an earlier run (unchanged and verified)."
-    if getattr(result, "sandbox", "bwrap") == "none":
-        note = (f"**WARNING: {UNSAFE_WARNING}.** Grades of this run can be rewritten by a hostile submission."
-                "\n\n" + note)
+    if not jailed(getattr(result, "sandbox", DEFAULT_BACKEND)):
+        note = (f"**WARNING: {BACKENDS[result.sandbox].warning}.** Grades of this run can be rewritten by a "
+                "hostile submission.\n\n" + note)
     if not result.verified:
         note += "\n\n**Gradebook verification failed:** " + "; ".join(result.problems)
     summary = out / "summary.md"

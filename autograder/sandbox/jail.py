@@ -22,8 +22,10 @@ A :class:`Jail` is one sandbox instance. The program inside sees:
 ``Sandbox.backend = "none"`` runs the same commands without isolation (rlimits only). It is
 never chosen silently: it must be configured, and every run says so loudly.
 
-This module is the only place that knows about bubblewrap; another backend (a container
-runtime) would replace :meth:`Jail.command` and :func:`preflight`.
+This module is the only place that knows about bubblewrap's command line; the backends as
+objects (what the rest of the grader asks) are in ``autograder/sandbox/backends.py``. Another
+backend (a container runtime) would add a class there and replace :meth:`Jail.command` and
+:func:`preflight`.
 """
 
 from __future__ import annotations
@@ -43,17 +45,20 @@ from pathlib import Path
 from traitlets import Enum, Integer, List, Unicode
 from traitlets.config import LoggingConfigurable
 
+from autograder.sandbox.backends import (
+    BACKENDS,
+    DEFAULT_BACKEND,
+    UNSAFE_WARNING,
+    Backend,
+    SandboxUnavailable,
+    backend_named,
+)
+
 HOME = "/home/student"  # the sandbox's home and working directory
 SEED = "/zengrad/seed"  # read-only copy of the submission's files, copied into HOME at start
 SANDBOX_UID_INSIDE = 65534  # what the student's code sees as its uid in a user namespace
 HIDDEN_PACKAGES = ("autograder", "zengrad_ref")
 UNNEEDED_PACKAGES = ("debugpy",)  # ipykernel runs without its debugger when this cannot be imported
-UNSAFE_WARNING = ("SANDBOX DISABLED (Sandbox.backend = 'none'): student code runs unjailed, as the grader's "
-                  "user, and can read the course, the gradebook and the reference engine")
-
-
-class SandboxUnavailable(RuntimeError):
-    """The sandbox cannot start: nothing may be graded (there is no silent fallback to "unjailed")."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,7 @@ class JailLimits:
 class Sandbox(LoggingConfigurable):
     """How student code is jailed; read from ``c.Sandbox`` in ``nbgrader_config.py``."""
 
-    backend = Enum(["bwrap", "none"], "bwrap",
+    backend = Enum(list(BACKENDS), DEFAULT_BACKEND,
                    help="'bwrap' (bubblewrap, required for trustworthy grades) or 'none' (no isolation: "
                         "loud, recorded in every report; for debugging only).").tag(config=True)
     bwrap = Unicode("bwrap", help="The bubblewrap executable.").tag(config=True)
@@ -93,13 +98,17 @@ class Sandbox(LoggingConfigurable):
                           open_files=self.open_files, processes=self.processes, home_bytes=self.home_mb << 20,
                           tmp_bytes=self.tmp_mb << 20)
 
+    def chosen(self) -> Backend:
+        """The configured backend as an object (callers ask it, instead of comparing ``backend``'s string)."""
+        return backend_named(self.backend, bwrap=self.bwrap, setpriv=self.setpriv)
+
     def jail(self, limits: JailLimits, files: dict[str, bytes] | None = None, ipc: bool = False) -> Jail:
         """A new sandbox instance (checked to work once per process; raises SandboxUnavailable)."""
-        if self.backend == "bwrap":
-            preflight(self.bwrap, self.setpriv)
-        else:
-            self.log.warning(UNSAFE_WARNING)
-        return Jail(self.backend, limits, files or {}, ipc=ipc, bwrap=self.bwrap, setpriv=self.setpriv,
+        backend = self.chosen()
+        backend.preflight()
+        if backend.warning:
+            self.log.warning(backend.warning)
+        return Jail(backend.name, limits, files or {}, ipc=ipc, bwrap=self.bwrap, setpriv=self.setpriv,
                     uid_base=self.uid_base, uid_slots=self.uid_slots, extra_ro_binds=list(self.extra_ro_binds))
 
 
@@ -418,5 +427,5 @@ def set_limits(limits: JailLimits) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-__all__ = ["HOME", "Jail", "JailLimits", "Sandbox", "SandboxUnavailable", "UNSAFE_WARNING", "preflight",
+__all__ = ["HOME", "Backend", "Jail", "JailLimits", "Sandbox", "SandboxUnavailable", "UNSAFE_WARNING", "preflight",
            "set_limits"]

@@ -41,6 +41,7 @@ import nbformat
 
 from autograder.exchange import OwnerRules, copy_submission, inspect_submission, record
 from autograder.grading.discover import assignment_notebooks
+from autograder.sandbox.backends import SandboxUnavailable
 from autograder.service import pages
 from autograder.service.executor import DaskExecutor, LocalExecutor, Task
 from autograder.service.policy import GradingService, due_date
@@ -52,6 +53,10 @@ PAUSE_ENV = "ZENGRAD_SERVICE_PAUSE_AT"  # tests: stop at a named step so a kill 
 
 class ServiceError(Exception):
     """The service cannot start (another one runs, no exchange, no sandbox)."""
+
+
+class ServiceSandboxError(ServiceError, SandboxUnavailable):
+    """The service cannot start because the sandbox cannot (the command exits with the sandbox's status)."""
 
 
 def _pause(step: str, folder: Path) -> None:
@@ -160,7 +165,7 @@ class Service:
             try:
                 check_sandbox(self.cfg)
             except SandboxError as exc:
-                raise ServiceError(str(exc)) from None
+                raise ServiceSandboxError(str(exc)) from None
         requeued = self.state.recover()
         if requeued:
             self.log(f"restarted: {requeued} submission(s) that were being graded are queued again")
