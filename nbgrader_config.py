@@ -21,7 +21,7 @@ from nbgrader.preprocessors import (
     SaveAutoGrades,
 )
 
-import autograder.screen
+from autograder.exchange.filetypes import ignore_globs
 from autograder.preprocessors import GuardedExecute, IntegrityScan, TrustedChecks
 from autograder.release import STUB
 from autograder.results.feedback_html import FeedbackExporter
@@ -39,10 +39,12 @@ c.CourseDirectory.root = HERE
 c.Exchange.root = os.environ.get("ZENGRAD_EXCHANGE", os.path.join(HERE, "exchange"))
 c.Exchange.path_includes_course = True
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".zengrad",
-                            # active documents of a student's never travel on to autograded/ and feedback/
-                            *autograder.screen.ACTIVE_FILE_PATTERNS]
-# Collect refuses submissions in someone else's name, back-dated ones and links (autograder/exchange.py);
-# the time of receipt, not the student's clock, is what late penalties see.
+                            # the second wall (zengrad-kit grade keeps only the files the assignment declares):
+                            # a type a browser runs, in any case, never travels on to autograded/ and feedback/
+                            *ignore_globs()]
+# Collect reads each submission once, by descriptor, into a private copy, and refuses submissions in someone
+# else's name, back-dated ones, links, FIFOs and devices (autograder/exchange/); the time of receipt, not the
+# student's clock, is what late penalties see.
 c.ExchangeFactory.collect = "autograder.exchange.OwnerCheckedCollect"
 
 # --- generate_assignment ------------------------------------------------------

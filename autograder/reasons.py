@@ -46,3 +46,4 @@ class ErrorKind(StrEnum):
     DATABASE = "database"  # the gradebook stayed locked
     WORKER_CRASHED = "worker-crashed"  # the grading process itself died
     SANDBOX = "sandbox"  # the sandbox could not start
+    INVALID_ID = "invalid-student-id"  # the submission's folder name is no student id (never given to nbgrader)

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
+import subprocess
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import nbformat
 import pytest
 
-from tests.course_helpers import REPO, CourseTemplate
+from tests.course_helpers import CourseTemplate, release_nb, solution_nb
 from tests.graded import GradedClass, grade_class
+from tests.unix import USERS
+
+ASSIGNMENT = "ps1_operators"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -59,4 +66,43 @@ def course(course_template: CourseTemplate, tmp_path: Path):
     return course_template.copy_to(tmp_path / "course")
 
 
-__all__ = ["REPO", "shutil"]
+@pytest.fixture(scope="session")
+def unix_users() -> dict[str, tuple[int, int]]:
+    """Two real unix users (created for the test, removed after): name -> (uid, gid)."""
+    if os.getuid() != 0 or shutil.which("useradd") is None or shutil.which("setpriv") is None:
+        pytest.skip("needs root with useradd and setpriv to create the two student accounts (CI grades as root)")
+    made = []
+    for name in USERS:
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True)
+            made.append(name)
+    yield {name: (pwd.getpwnam(name).pw_uid, pwd.getpwnam(name).pw_gid) for name in USERS}
+    for name in made:
+        subprocess.run(["userdel", name], check=False)
+
+
+@pytest.fixture
+def shared_exchange(course, unix_users):
+    """The course with an exchange every student can write into (inbound 733, as nbgrader makes it)."""
+    root = Path(tempfile.mkdtemp(prefix="zg-exchange-"))
+    os.chmod(root, 0o755)
+    inbound = root / "zengrad" / "inbound"
+    inbound.mkdir(parents=True)
+    os.chmod(root / "zengrad", 0o755)
+    os.chmod(inbound, 0o733)
+    files = Path(tempfile.mkdtemp(prefix="zg-files-"))
+    os.chmod(files, 0o755)
+    for label, nb in (("right", solution_nb(ASSIGNMENT)), ("stub", release_nb(ASSIGNMENT))):
+        (files / label).mkdir()
+        nbformat.write(nb, files / label / f"{ASSIGNMENT}.ipynb")
+        os.chmod(files / label, 0o755)
+        os.chmod(files / label / f"{ASSIGNMENT}.ipynb", 0o644)
+    os.environ["ZENGRAD_EXCHANGE"] = str(root)
+    try:
+        yield course, inbound, files
+    finally:
+        os.environ.pop("ZENGRAD_EXCHANGE", None)
+        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(files, ignore_errors=True)

@@ -13,9 +13,7 @@ import json
 import os
 import pwd
 import secrets
-import shutil
-import subprocess
-import tempfile
+import stat
 from pathlib import Path
 
 import nbformat
@@ -23,17 +21,21 @@ import pytest
 
 from autograder.exchange import (
     TIMESTAMP_FORMAT,
-    InboundSubmission,
+    FileTypes,
+    Intake,
     OwnerRules,
-    copy_submission,
-    inspect_submission,
+    open_inbound,
     refused_submissions,
+    take,
 )
-from tests.course_helpers import nbgrader, release_nb, solution_nb
+from autograder.exchange.filetypes import ignore_globs, is_active
+from autograder.exchange.ids import id_problem
+from tests.course_helpers import nbgrader
+from tests.unix import as_user
 
 ASSIGNMENT = "ps1_operators"
-USERS = ("zgalice", "zgbob")
 STOCK_COLLECT = "--ExchangeFactory.collect=nbgrader.exchange.default.collect.ExchangeCollect"
+TYPES = FileTypes.of_names([f"{ASSIGNMENT}.ipynb", "gradcheck.py"])
 
 
 def _now(offset: float = 0.0) -> str:
@@ -45,8 +47,20 @@ def _make(path: Path, notebook: bytes = b"{}", stamp: str | None = None, extra: 
     (path / f"{ASSIGNMENT}.ipynb").write_bytes(notebook)
     (path / "timestamp.txt").write_text(stamp or path.name.split("+")[2])
     for name, data in (extra or {}).items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
         (path / name).write_bytes(data)
     return path
+
+
+def read(path: Path, rules: OwnerRules | None = None, staging: Path | None = None,
+         assignment: str | None = ASSIGNMENT) -> Intake:
+    """What the collector decides about one inbound entry (and its private copy), read by descriptor."""
+    fd = open_inbound(path.parent)
+    try:
+        return take(fd, path.name, rules or OwnerRules(), lambda a: TYPES if a == ASSIGNMENT else None,
+                    staging or path.parent.parent / "staging", assignment)
+    finally:
+        os.close(fd)
 
 
 # ------------------------------------------------------------------------------------------------ the rule
@@ -60,11 +74,23 @@ def inbound(tmp_path: Path) -> Path:
 
 
 def test_an_honest_submission_is_accepted_with_the_grader_s_time(inbound: Path) -> None:
-    sub = inspect_submission(_make(inbound / f"amy+{ASSIGNMENT}+{_now()}+r4nd", extra={"gradcheck.py": b"x"}),
-                             OwnerRules(), ASSIGNMENT)
+    intake = read(_make(inbound / f"amy+{ASSIGNMENT}+{_now()}+r4nd", extra={"gradcheck.py": b"x",
+                                                                           "submission_secret.txt": b"s3cret"}))
+    sub = intake.sub
     assert sub.refused is None, sub.refused
-    assert sub.student == "amy" and sorted(sub.files) == ["gradcheck.py", f"{ASSIGNMENT}.ipynb", "timestamp.txt"]
+    assert sub.student == "amy" and sub.files == ["gradcheck.py", f"{ASSIGNMENT}.ipynb", "submission_secret.txt"]
     assert abs((sub.received_at - dt.datetime.now(dt.UTC)).total_seconds()) < 30
+    staged = intake.staged
+    assert staged is not None and stat.S_IMODE(os.stat(staged).st_mode) == 0o700  # private to the collector
+    assert sorted(p.name for p in staged.iterdir()) == [*sub.files, "timestamp.txt"]
+    assert (staged / "timestamp.txt").read_text() == sub.received_at.strftime(TIMESTAMP_FORMAT)
+    assert intake.secret == "s3cret"
+
+
+def _fifo_timestamp(path: Path) -> None:
+    path.mkdir()
+    (path / f"{ASSIGNMENT}.ipynb").write_bytes(b"{}")
+    os.mkfifo(path / "timestamp.txt")  # reading it by path would wait forever
 
 
 @pytest.mark.parametrize("case, reason", [
@@ -72,11 +98,23 @@ def test_an_honest_submission_is_accepted_with_the_grader_s_time(inbound: Path) 
     ("timestamp-txt-back-dated", "back-dated: timestamp.txt says"),
     ("future", "dated in the future"),
     ("symlink", "is a symbolic link"),
+    ("symlink-deep", "a/b/c.txt is a symbolic link"),
+    ("dir-symlink", "data is a symbolic link"),
+    ("submission-symlink", "not a folder (a symbolic link or a file)"),
+    ("submission-file", "not a folder"),
     ("hardlink", "is a hard link"),
-    ("fifo", "not a regular file"),
+    ("fifo", "notes.txt is a FIFO"),
+    ("fifo-timestamp", "timestamp.txt is a FIFO"),
+    ("dev-zero", "timestamp.txt is a symbolic link"),
+    ("socket", "is a socket"),
     ("dot-dot", "malformed submission name"),
+    ("glob-id", "'*' (a glob character)"),
+    ("bidi-id", "U+202E RIGHT-TO-LEFT OVERRIDE"),
     ("other-assignment", "not 'ps1_operators'"),
     ("too-big", "larger than the course accepts"),
+    ("many-empty-folders", "more than 200 files and folders"),
+    ("too-deep", "nested deeper than 8 folders"),
+    ("big-timestamp", "timestamp.txt is larger than 256 bytes"),
     ("no-notebook", "holds no notebook"),
     ("bad-timestamp", "does not hold a time"),
     ("unknown-owner", "is owned by uid 54321, not by amy"),
@@ -84,63 +122,122 @@ def test_an_honest_submission_is_accepted_with_the_grader_s_time(inbound: Path) 
 def test_what_is_refused_and_why(inbound: Path, tmp_path: Path, case: str, reason: str) -> None:
     rules = OwnerRules(max_bytes=1 << 20)
     name = f"amy+{ASSIGNMENT}+{_now()}+r"
+    path = inbound / name
+    (tmp_path / "secret.txt").write_text("the instructor's")
     if case == "back-dated":
         path = _make(inbound / f"amy+{ASSIGNMENT}+2026-01-01 09:00:00.000000 UTC+r")
     elif case == "timestamp-txt-back-dated":
-        path = _make(inbound / name, stamp="2026-01-01 09:00:00.000000 UTC")
+        _make(path, stamp="2026-01-01 09:00:00.000000 UTC")
     elif case == "future":
         path = _make(inbound / f"amy+{ASSIGNMENT}+{_now(3600)}+r")
     elif case == "symlink":
-        path = inbound / name
         path.mkdir()
-        (tmp_path / "secret.txt").write_text("the instructor's")
         (path / f"{ASSIGNMENT}.ipynb").symlink_to(tmp_path / "secret.txt")
+    elif case == "symlink-deep":
+        _make(path)
+        (path / "a" / "b").mkdir(parents=True)
+        (path / "a" / "b" / "c.txt").symlink_to(tmp_path / "secret.txt")
+    elif case == "dir-symlink":
+        _make(path)
+        (path / "data").symlink_to(tmp_path)
+    elif case == "submission-symlink":
+        _make(tmp_path / "elsewhere", stamp=_now())
+        path.symlink_to(tmp_path / "elsewhere")
+    elif case == "submission-file":
+        path.write_text("not a folder")
     elif case == "hardlink":
-        path = _make(inbound / name)
+        _make(path)
         os.link(path / f"{ASSIGNMENT}.ipynb", tmp_path / "second-name")
     elif case == "fifo":
-        path = _make(inbound / name)
+        _make(path)
         os.mkfifo(path / "notes.txt")  # copying it would block forever
+    elif case == "fifo-timestamp":
+        _fifo_timestamp(path)
+    elif case == "dev-zero":
+        path.mkdir()
+        (path / f"{ASSIGNMENT}.ipynb").write_bytes(b"{}")
+        (path / "timestamp.txt").symlink_to("/dev/zero")  # read by path: without a bound
+    elif case == "socket":
+        import socket
+
+        _make(path)
+        here = os.getcwd()
+        os.chdir(path)  # a socket's path is limited to 108 bytes: bind it by a relative one
+        try:
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.bind("s")
+        finally:
+            os.chdir(here)
     elif case == "dot-dot":
         path = _make(inbound / f"..+{ASSIGNMENT}+{_now()}+r")
+    elif case == "glob-id":
+        path = _make(inbound / f"a_vict*+{ASSIGNMENT}+{_now()}+r")
+    elif case == "bidi-id":
+        path = _make(inbound / f"amy\u202egnp+{ASSIGNMENT}+{_now()}+r")
     elif case == "other-assignment":
         path = _make(inbound / f"amy+ps2_backprop+{_now()}+r")
     elif case == "too-big":
-        path = _make(inbound / name, notebook=b"x" * (2 << 20))
+        _make(path, notebook=b"x" * (2 << 20))
+    elif case == "many-empty-folders":
+        _make(path)
+        for i in range(300):
+            (path / f"d{i}").mkdir()
+    elif case == "too-deep":
+        _make(path)
+        (path / "/".join("d" * 10)).mkdir(parents=True)
+    elif case == "big-timestamp":
+        _make(path, stamp=_now() + " " * 1000)
     elif case == "no-notebook":
-        path = inbound / name
         path.mkdir()
         (path / "timestamp.txt").write_text(_now())
     elif case == "bad-timestamp":
-        path = _make(inbound / name, stamp="yesterday, honest")
+        _make(path, stamp="yesterday, honest")
     else:
-        path = _make(inbound / name)
+        _make(path)
         for p in (path, *path.iterdir()):
             os.lchown(p, 54321, 54321)  # nobody's uid: not the student's, not the collector's
-        rules = OwnerRules(collector_uid=os.getuid(), max_bytes=1 << 20)
-    sub = inspect_submission(path, rules, ASSIGNMENT)
+    intake = read(path, rules, tmp_path / "staging")
+    sub = intake.sub
     assert sub.refused is not None and reason in sub.refused, sub.refused
+    assert intake.staged is None and not list((tmp_path / "staging").glob("*"))  # nothing of it is kept
 
 
-def test_active_files_are_left_behind_not_collected(inbound: Path, tmp_path: Path) -> None:
-    path = _make(inbound / f"amy+{ASSIGNMENT}+{_now()}+r", extra={"evil.html": b"<script>", "plot.svg": b"<svg/>"})
-    sub = inspect_submission(path, OwnerRules(), ASSIGNMENT)
-    assert sub.refused is None and sorted(sub.dropped) == ["evil.html", "plot.svg"]
-    copy_submission(path, tmp_path / "dest", sub, OwnerRules())
-    assert sorted(p.name for p in (tmp_path / "dest").iterdir()) == [f"{ASSIGNMENT}.ipynb", "timestamp.txt"]
-    assert (tmp_path / "dest" / "timestamp.txt").read_text() == sub.received_at.strftime(TIMESTAMP_FORMAT)
+def test_a_student_id_is_plain_ascii_without_glob_or_separator() -> None:
+    assert id_problem("amy") is None and id_problem("a.b-c_d@x") is None and id_problem("7up") is None
+    for bad in ("a_vict*", "a?", "a[b]", "a/b", "..", "-rf", "", "a b", "amy\u202e", "\u0430my", "x" * 129):
+        assert id_problem(bad), bad
 
 
-def test_a_file_swapped_for_a_link_after_the_check_is_not_followed(inbound: Path, tmp_path: Path) -> None:
-    path = _make(inbound / f"amy+{ASSIGNMENT}+{_now()}+r")
-    sub = inspect_submission(path, OwnerRules(), ASSIGNMENT)
-    assert sub.refused is None
-    (tmp_path / "secret.txt").write_text("the instructor's")
-    (path / f"{ASSIGNMENT}.ipynb").unlink()
-    (path / f"{ASSIGNMENT}.ipynb").symlink_to(tmp_path / "secret.txt")
-    with pytest.raises(OSError):
-        copy_submission(path, tmp_path / "dest", sub, OwnerRules())
-    assert not (tmp_path / "dest").exists() and not list(tmp_path.glob(".collect-*"))
+def test_only_the_assignment_s_files_travel_on_and_active_types_never(inbound: Path) -> None:
+    extra = {"notes.HTML": b"<script>", "page.xht": b"<script>", "a.XHTM": b"x", "b.mht": b"x", "c.es": b"x",
+             "plot.svg": b"<svg/>", "evil.html": b"<script>", "mylib.py": b"x = 1", "notes.txt": b"hi",
+             "ps1_operators-Copy1.ipynb": b"{}", "sub/gradcheck.py": b"x", "gradcheck.py": b"# mine"}
+    intake = read(_make(inbound / f"amy+{ASSIGNMENT}+{_now()}+r", extra=extra))
+    sub = intake.sub
+    assert sub.refused is None, sub.refused
+    assert sub.files == ["gradcheck.py", "ps1_operators-Copy1.ipynb", f"{ASSIGNMENT}.ipynb"]
+    assert sub.dropped == ["a.XHTM", "b.mht", "c.es", "evil.html", "mylib.py", "notes.HTML", "notes.txt",
+                           "page.xht", "plot.svg", "sub/gradcheck.py"]
+    assert sorted(p.name for p in intake.staged.iterdir()) == [*sub.files, "timestamp.txt"]
+    # the instructor may admit more by pattern, in any case, but never a type a browser runs
+    types = FileTypes.of_names([f"{ASSIGNMENT}.ipynb"], ["*.TXT", "*.html"])
+    assert types.travels("notes.txt") and not types.travels("notes.HTML") and not types.travels("x.tar.SVG")
+
+
+def test_stock_nbgrader_ignores_every_active_type_in_any_case() -> None:
+    import fnmatch
+
+    globs = ignore_globs()
+    for name in ("notes.HTML", "page.xht", "a.XhTm", "b.MHT", "c.es", "d.svgz", "e.Js", "f.pdf"):
+        assert is_active(name) and any(fnmatch.fnmatchcase(name, g) for g in globs), name
+    assert not any(fnmatch.fnmatchcase(n, g) for g in globs for n in ("ps1_operators.ipynb", "gradcheck.py"))
+
+
+def test_a_pseudo_student_may_hand_in_the_collector_s_files_only_on_a_local_course(inbound: Path) -> None:
+    path = _make(inbound / f"amy+{ASSIGNMENT}+{_now()}+r")  # amy is no unix user here; the files are the collector's
+    assert read(path).sub.refused is None
+    refused = read(path, OwnerRules(local_students=False)).sub.refused
+    assert refused and "owned by" in refused and "someone else's name" in refused
 
 
 def test_owner_names_map_hub_users_to_students() -> None:
@@ -151,31 +248,6 @@ def test_owner_names_map_hub_users_to_students() -> None:
 
 
 # ------------------------------------------------------------------------------------- two real unix users
-
-
-@pytest.fixture(scope="module")
-def unix_users() -> dict[str, tuple[int, int]]:
-    """Two real unix users (created for the test, removed after): name -> (uid, gid)."""
-    if os.getuid() != 0 or shutil.which("useradd") is None or shutil.which("setpriv") is None:
-        pytest.skip("needs root with useradd and setpriv to create the two student accounts (CI grades as root)")
-    made = []
-    for name in USERS:
-        try:
-            pwd.getpwnam(name)
-        except KeyError:
-            subprocess.run(["useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True)
-            made.append(name)
-    yield {name: (pwd.getpwnam(name).pw_uid, pwd.getpwnam(name).pw_gid) for name in USERS}
-    for name in made:
-        subprocess.run(["userdel", name], check=False)
-
-
-def as_user(users: dict[str, tuple[int, int]], name: str, script: str, *args: str) -> None:
-    """Run a small Python script as that unix user (Debian's python3: the grader's venv is not theirs to read)."""
-    uid, gid = users[name]
-    command = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "/usr/bin/python3", "-I", "-c", script]
-    subprocess.run([*command, *args], check=True, capture_output=True, text=True, timeout=60,
-                   env={"HOME": "/nonexistent"})
 
 
 # what `nbgrader submit` writes: student+assignment+timestamp+random/, the notebook, timestamp.txt
@@ -189,31 +261,6 @@ with open(os.path.join(path, "timestamp.txt"), "w") as fh:
     fh.write(stamp)
 os.chmod(path, 0o777)
 """
-
-
-@pytest.fixture
-def shared_exchange(course, unix_users):
-    """The course with an exchange every student can write into (inbound 733, as nbgrader makes it)."""
-    root = Path(tempfile.mkdtemp(prefix="zg-exchange-"))
-    os.chmod(root, 0o755)
-    inbound = root / "zengrad" / "inbound"
-    inbound.mkdir(parents=True)
-    os.chmod(root / "zengrad", 0o755)
-    os.chmod(inbound, 0o733)
-    files = Path(tempfile.mkdtemp(prefix="zg-files-"))
-    os.chmod(files, 0o755)
-    for label, nb in (("right", solution_nb(ASSIGNMENT)), ("stub", release_nb(ASSIGNMENT))):
-        (files / label).mkdir()
-        nbformat.write(nb, files / label / f"{ASSIGNMENT}.ipynb")
-        os.chmod(files / label, 0o755)
-        os.chmod(files / label / f"{ASSIGNMENT}.ipynb", 0o644)
-    os.environ["ZENGRAD_EXCHANGE"] = str(root)
-    try:
-        yield course, inbound, files
-    finally:
-        os.environ.pop("ZENGRAD_EXCHANGE", None)
-        shutil.rmtree(root, ignore_errors=True)
-        shutil.rmtree(files, ignore_errors=True)
 
 
 def _fill_inbound(users, inbound: Path, files: Path) -> dict[str, str]:
@@ -286,5 +333,3 @@ def test_a_resubmission_replaces_the_collected_one_only_with_update(shared_excha
     assert nbgrader(course.root, "collect", "--update", ASSIGNMENT).returncode == 0
     assert nbformat.read(dest, 4) == nbformat.read(files / "right" / f"{ASSIGNMENT}.ipynb", 4)
 
-
-__all__ = ["InboundSubmission"]

@@ -26,6 +26,8 @@ EXPECTED = {  # student -> (status, error kind)
     "kernel-exit": (oc.ERROR, oc.KERNEL_DIED), "sigint-loop": (oc.ERROR, oc.TIMEOUT),
     "memory-hog": (oc.ERROR, oc.MEMORY),
 }
+INVALID = ("a_vict*", "evil\u202eid")  # folder names that are no student id: never given to nbgrader
+EXTRA = {"notes.HTML": "<script>x</script>", "page.xht": "<script>x</script>", "mylib.py": "X = 1"}
 
 
 def zengrad(course: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -45,7 +47,9 @@ def before_test(nb, source: str, test: str = "mul_test"):
 
 def submit_faulty_class(course: Course) -> None:
     grade_id, old, new, _ = MUTANTS["mul_swapped"]
-    course.submit("perfect", PS1, solution_nb(PS1))
+    course.submit("perfect", PS1, solution_nb(PS1), extra=EXTRA)
+    for student in INVALID:
+        course.submit(student, PS1, solution_nb(PS1))
     course.submit("stub", PS1, release_nb(PS1))
     course.submit("bug", PS1, mutate(solution_nb(PS1), grade_id, old, new))
     course.submit("cheat", PS1, before_test(release_nb(PS1), TRANSFORMER_CHEAT, "add_test"))
@@ -71,11 +75,38 @@ def faulty(course_template, tmp_path_factory):
 def test_every_submission_gets_exactly_one_outcome_with_its_reason(faulty) -> None:
     course, first, outcomes, _, _, _ = faulty
     assert first.returncode == oc.EXIT_SUBMISSION_ERRORS, first.stdout + first.stderr
-    assert sorted(outcomes) == sorted(EXPECTED)
-    got = {s: (o["status"], o["error_kind"]) for s, o in outcomes.items()}
+    assert sorted(outcomes) == sorted([*EXPECTED, *INVALID])
+    got = {s: (o["status"], o["error_kind"]) for s, o in outcomes.items() if s not in INVALID}
     assert got == EXPECTED, {s: outcomes[s]["message"] for s in outcomes}
     assert "renamed?" in outcomes["renamed"]["message"] and f"{PS1}-final.ipynb" in outcomes["renamed"]["message"]
     assert "kernel" in outcomes["kernel-exit"]["message"]
+
+
+def test_a_folder_that_is_no_student_id_is_an_error_row_and_never_reaches_nbgrader(faulty) -> None:
+    course, first, outcomes, _, _, _ = faulty
+    for student in INVALID:
+        o = outcomes[student]
+        assert (o["status"], o["error_kind"]) == (oc.ERROR, oc.INVALID_ID) and not o["cells"], o
+        assert "not graded" in o["message"] and "rename the folder" in o["message"]
+        for folder in ("autograded", "feedback", f"reports/{PS1}"):
+            assert not (course.root / folder / student).exists(), folder
+    assert "'*' (a glob character)" in outcomes["a_vict*"]["message"]
+    assert "U+202E RIGHT-TO-LEFT OVERRIDE" in outcomes["evil\u202eid"]["message"]
+    assert "\u202e" not in outcomes["evil\u202eid"]["message"]  # shown escaped, never reversed
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gb:
+        assert not {s.id for s in gb.students} & set(INVALID)
+    summary = (course.root / "reports" / "summary.md").read_text()
+    assert "invalid-student-id" in summary
+
+
+def test_only_the_assignment_s_files_travel_on_to_autograded_and_feedback(faulty) -> None:
+    course, _, outcomes, _, _, _ = faulty
+    for folder in ("autograded", "feedback"):
+        names = {p.name for p in (course.root / folder / "perfect" / PS1).iterdir()}
+        assert not names & set(EXTRA), (folder, names)
+    assert outcomes["perfect"]["notes"] == [f"left out, not files of {PS1}: mylib.py, notes.HTML, page.xht"]
 
 
 def test_faults_do_not_change_anyone_elses_grade(faulty) -> None:
@@ -160,7 +191,8 @@ def test_summary_and_histogram(faulty) -> None:
     assert "| mul_test | 1 |" in summary and "## Needs a look" in summary
     for student in ("bad-json", "renamed", "kernel-exit", "sigint-loop", "memory-hog", "cheat"):
         assert f"| {student} |" in summary
-    assert "| perfect |" not in summary
+    look = summary.split("## Needs a look")[1].split("## Notes")[0]
+    assert "| perfect |" not in look and "| ps1_operators | perfect | left out, not files of" in summary
     assert (course.root / "reports" / "histogram.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "## Needs a look" in first.stdout
 
@@ -171,7 +203,9 @@ def test_parallel_grades_equal_stock_autograde(course_template, tmp_path) -> Non
     ours = course_template.copy_to(tmp_path / "ours")
     names = ["add_overwrites", "pow_wrong_exponent", "relu_at_zero", "sigmoid_overflows"]
     for course in (stock, ours):
-        course.submit("perfect", PS1, solution_nb(PS1))
+        course.submit("perfect", PS1, solution_nb(PS1), extra=EXTRA)
+    for student in INVALID:
+        course.submit(student, PS1, solution_nb(PS1))
         course.submit("stub", PS1, release_nb(PS1))
         for name in names:
             grade_id, old, new, _ = MUTANTS[name]
@@ -187,7 +221,9 @@ def test_parallel_grades_equal_stock_autograde(course_template, tmp_path) -> Non
 def test_wall_clock_limit_kills_the_whole_tree(course_template, tmp_path) -> None:
     """A job over --job-timeout: worker, kernel and sandbox killed; an explicit timeout; others still graded."""
     course = course_template.copy_to(tmp_path / "course")
-    course.submit("perfect", PS1, solution_nb(PS1))
+    course.submit("perfect", PS1, solution_nb(PS1), extra=EXTRA)
+    for student in INVALID:
+        course.submit(student, PS1, solution_nb(PS1))
     course.submit("sleeper", PS1, before_test(solution_nb(PS1), SIGINT_LOOP, "add_test"))
     run = zengrad(course.root, "grade", "--workers", "2", "--no-progress", "--no-feedback", "--job-timeout", "12")
     assert run.returncode == oc.EXIT_SUBMISSION_ERRORS, run.stdout + run.stderr

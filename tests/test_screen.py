@@ -48,7 +48,9 @@ PS1 = "ps1_operators"
 MATHJAX_TGZ = REPO / ".cache" / "mathjax-2.7.7.tgz"
 ARTIFACTS = REPO / "test-artifacts" / "screen"
 # a student id that is itself a payload: HTML for a page, a formula for a spreadsheet
+# a student's name as a roster gives it; as a folder name it is no student id (refused: autograder.exchange.ids)
 WEIRD = "=cmd|x<img src=x onerror=top.document.title=String.fromCharCode(80,87,78,69,68)>"
+WEIRD_ID = "weird"  # the student who carries that name in the gradebook
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium")
 
 
@@ -332,19 +334,30 @@ def graded(course_template, tmp_path_factory: pytest.TempPathFactory, listener: 
     course = course_template.copy_to(tmp_path_factory.mktemp("screen") / "course")
     evil = solution_nb(PS1)
     add_payloads(evil, listener.port)
-    extra = {"evil.html": f"<script>{TITLE}</script>", "evil.svg": "<svg onload=alert(1)></svg>"}
+    extra = {name: f"<script>{TITLE}</script>" for name in ACTIVE_NAMES}
     course.submit("hostile", PS1, evil, extra=extra)
     course.submit("hostile-stock", PS1, evil, extra=extra)
     wrong = mutate(solution_nb(PS1), "mul_solution", "self.grad += other.data * out.grad", "self.grad += other.data")
-    course.submit(WEIRD, PS1, wrong)
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gb:
+        gb.add_student(WEIRD_ID, last_name=WEIRD, first_name=WEIRD)
+    course.submit(WEIRD_ID, PS1, wrong)
+    course.submit(WEIRD, PS1, wrong)  # a folder named so: an error row, escaped in the summary
     run = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", PS1, "--student", "hostile",
-                          "--student", WEIRD, "--no-progress"], cwd=course.root, text=True, capture_output=True,
-                         timeout=900)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+                          "--student", WEIRD_ID, "--student", WEIRD, "--no-progress"], cwd=course.root, text=True,
+                         capture_output=True, timeout=900)
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-3000:]  # the folder WEIRD: invalid-student-id
+    recorded = json.loads((course.root / "reports" / "outcomes.json").read_text())["outcomes"]
+    outcomes = {o["student"]: o for o in recorded}
+    assert outcomes[WEIRD]["error_kind"] == "invalid-student-id" and outcomes[WEIRD_ID]["status"] == "graded"
     for step in ("autograde", "generate_feedback"):
         done = nbgrader(course.root, step, PS1, "--student", "hostile-stock", "--force")
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     return course
+
+
+ACTIVE_NAMES = ("evil.html", "evil.svg", "notes.HTML", "page.xht", "page.XHTM", "archive.mht", "code.es")
 
 
 def _feedback(course, student: str) -> Path:
@@ -358,9 +371,14 @@ def test_feedback_pages_run_nothing(graded, student: str, viewer: Viewer, pages)
     assert "Content-Security-Policy" in html
     report = viewer.visit(publish(pages, f"feedback-{student}.html", html), 2500)
     assert not ran(report), ran(report)
-    # the student's extra active files never travel on
+
+
+@pytest.mark.parametrize("student", ["hostile", "hostile-stock"])
+def test_files_a_browser_runs_never_travel_on(graded, student: str) -> None:
+    """Ours keeps only the assignment's files; stock nbgrader's copy drops every active type, in any case."""
     for folder in ("autograded", "feedback"):
-        assert not list((graded.root / folder / student).rglob("evil.*")), folder
+        names = {p.name for p in (graded.root / folder / student / PS1).iterdir()}
+        assert names and not names & set(ACTIVE_NAMES), (folder, names)
 
 
 def test_the_grader_flags_the_removed_content(graded) -> None:
@@ -375,8 +393,10 @@ def test_our_text_escapes_what_students_choose(graded) -> None:
     """grades.csv: the id that starts like a formula is text; results.json outputs are declared text."""
     with (graded.root / "reports" / "grades.csv").open() as fh:
         ids = [row["student_id"] for row in csv.DictReader(fh)]
-    assert "'" + WEIRD in ids and WEIRD not in ids
-    data = json.loads((graded.root / "reports" / PS1 / WEIRD / "results.json").read_text())
+    with (graded.root / "reports" / "grades.csv").open() as fh:
+        names = {row["student_id"]: row["last_name"] for row in csv.DictReader(fh)}
+    assert names[WEIRD_ID] == "'" + WEIRD and WEIRD not in ids
+    data = json.loads((graded.root / "reports" / PS1 / WEIRD_ID / "results.json").read_text())
     assert data["output_format"] == "text" and all(t["output_format"] == "text" for t in data["tests"])
     summary = (graded.root / "reports" / "summary.md").read_text()
     assert "<img" not in summary
@@ -440,7 +460,8 @@ def _formgrader_state(page) -> dict:
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("student", ["hostile", "hostile-stock", WEIRD], ids=["hostile", "hostile-stock", "weird-id"])
+@pytest.mark.parametrize("student", ["hostile", "hostile-stock", WEIRD_ID],
+                         ids=["hostile", "hostile-stock", "weird-name"])
 def test_formgraders_view_of_a_submission_runs_nothing(graded, formgrader, student: str, viewer: Viewer) -> None:
     base, token, log = formgrader
     url = f"{base}/formgrader/submissions/{_submission_id(graded, student)}/"
@@ -451,7 +472,7 @@ def test_formgraders_view_of_a_submission_runs_nothing(graded, formgrader, stude
         (state["scores"], report["console"][:20])
     # the template's own scripts and MathJax's all run (a missing icon font of the template may be refused)
     assert not [m for m in report["console"] if "Content Security Policy" in m and "script" in m], report["console"]
-    if student == WEIRD:
+    if student == WEIRD_ID:
         assert any("=cmd|x<img" in name for name in state["names"]), state["names"]  # the name, as text
 
 
@@ -519,7 +540,7 @@ def test_math_is_typeset_on_a_feedback_page_under_its_policy(graded, viewer: Vie
         page.wait_for_function("() => document.querySelectorAll('.MathJax_CHTML').length > 10", timeout=20000)
         return page.evaluate("() => document.querySelectorAll('.MathJax_CHTML').length")
 
-    report = viewer.visit(publish(pages, "feedback-math.html", _feedback(graded, WEIRD).read_text()), 300,
+    report = viewer.visit(publish(pages, "feedback-math.html", _feedback(graded, WEIRD_ID).read_text()), 300,
                           page_hook=typeset)
     assert not ran(report) and report["extra"] and report["extra"] > 10, (report["extra"], report["console"][:5])
     # the template's own scripts and MathJax's all run (a missing icon font of the template may be refused)
@@ -528,7 +549,7 @@ def test_math_is_typeset_on_a_feedback_page_under_its_policy(graded, viewer: Vie
 
 @pytest.mark.browser
 def test_the_feedback_page_keeps_plots_text_and_messages(graded, viewer: Viewer, pages) -> None:
-    html = _feedback(graded, WEIRD).read_text()
+    html = _feedback(graded, WEIRD_ID).read_text()
 
     def read(page):
         return page.evaluate("() => ({text: document.body.innerText,"

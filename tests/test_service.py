@@ -24,7 +24,6 @@ from autograder.service.policy import GradingService, Rules
 from autograder.service.state import State
 from autograder.service.student import Student, release
 from tests.course_helpers import mutate, nbgrader, release_nb, solution_nb
-from tests.test_exchange import shared_exchange, unix_users  # noqa: F401 - fixtures: two real unix users
 
 PS1 = "ps1_operators"
 ZENGRAD = str(Path(sys.executable).parent / "zengrad-kit")
@@ -305,7 +304,8 @@ def test_a_submission_in_someone_elses_name_is_refused_and_never_replaces_their_
     import nbformat
     from nbgrader.utils import notebook_hash
 
-    from tests.test_exchange import _now, as_user  # noqa: I001
+    from tests.test_exchange import _now
+    from tests.unix import as_user
 
     course, inbound, files = request.getfixturevalue("shared_exchange")
     users = request.getfixturevalue("unix_users")

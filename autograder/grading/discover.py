@@ -17,6 +17,7 @@ class Job:
     assignment: str
     student: str
     notebooks: tuple[str, ...]  # the assignment's notebook names, without .ipynb
+    problem: str | None = None  # why it cannot be graded at all (a folder name that is no student id)
 
 
 def assignment_notebooks(course: Path, assignment: str) -> tuple[str, ...]:
@@ -25,7 +26,14 @@ def assignment_notebooks(course: Path, assignment: str) -> tuple[str, ...]:
 
 
 def discover(course: Path, assignments: list[str] | None = None, students: list[str] | None = None) -> list[Job]:
-    """Every submission under ``submitted/`` for the given (default: all ``source/``) assignments."""
+    """Every submission under ``submitted/`` for the given (default: all ``source/``) assignments.
+
+    A folder whose name is no valid student id (a glob, a bidirectional override, ...: see
+    :mod:`autograder.exchange.ids`) is a job with a ``problem``: it never reaches nbgrader and
+    becomes an error row that names it.
+    """
+    from autograder.exchange.ids import id_problem
+
     source = course / "source"
     known = sorted(p.name for p in source.iterdir() if p.is_dir() and not p.name.startswith(".")) \
         if source.is_dir() else []
@@ -43,5 +51,6 @@ def discover(course: Path, assignments: list[str] | None = None, students: list[
             continue
         for assignment in chosen:
             if (student_dir / assignment).is_dir():
-                jobs.append(Job(assignment, student_dir.name, assignment_notebooks(course, assignment)))
+                jobs.append(Job(assignment, student_dir.name, assignment_notebooks(course, assignment),
+                                id_problem(student_dir.name)))
     return jobs

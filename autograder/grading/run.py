@@ -83,6 +83,14 @@ def already_graded(course: Path, digests: dict[tuple[str, str], str]) -> dict[tu
     return {key: o for key, o in kept.items() if key not in bad}
 
 
+def _invalid(job: Job) -> Outcome:
+    """The error row of a submission whose folder name is no student id: named, never graded."""
+    outcome = Outcome(job.assignment, job.student)
+    outcome.fail(oc.INVALID_ID, f"submitted/{ascii(job.student)[1:-1]}/{job.assignment} was not graded: "
+                                f"{job.problem}; rename the folder to the student's id and grade again")
+    return outcome
+
+
 def grade(course: Path, assignments: list[str] | None = None, students: list[str] | None = None,
           workers: int | None = None, overrides: list[str] | tuple[str, ...] = (), job_timeout: float | None = None,
           feedback: bool = True, progress: bool = True, reports: bool = True, scheduler: str | None = None,
@@ -97,11 +105,18 @@ def grade(course: Path, assignments: list[str] | None = None, students: list[str
     if not (course / "nbgrader_config.py").exists():
         raise UsageError(f"{course} is not a course directory (no nbgrader_config.py)")
     overrides = merge_overrides(overrides)
-    jobs = discover(course, assignments, students)
+    found = discover(course, assignments, students)
+    rejected = [_invalid(j) for j in found if j.problem]
+    jobs = [j for j in found if not j.problem]
     start = time.perf_counter()
     workers = workers or default_workers()
     if not jobs:
-        return RunResult([], 0.0, workers)
+        result = RunResult(rejected, 0.0, workers)
+        if rejected and reports:
+            from autograder.results import reports as rp
+
+            rp.write_all(course, result, overrides)
+        return result
     cfg = course_config(course, overrides)  # read once for the whole run
     backend = sandbox_backend(cfg)
     if scheduler is None:
@@ -142,7 +157,8 @@ def grade(course: Path, assignments: list[str] | None = None, students: list[str
             o.digest = digests[o.key]
         outcomes = [by_key.get(o.key, o) for o in outcomes]
         problems = verify(course, outcomes)
-    result = RunResult(outcomes, round(time.perf_counter() - start, 3), workers, not problems, problems, backend.name,
+    result = RunResult(outcomes + rejected, round(time.perf_counter() - start, 3), workers, not problems, problems,
+                       backend.name,
                        resumed=len(kept), scheduler=scheduler)
     if reports:
         from autograder.results import reports as rp

@@ -10,6 +10,7 @@ converter, retries on a locked gradebook, and classifies the result into one ``O
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import random
 import time
@@ -61,14 +62,24 @@ class GradingSession:
         self.app.log.setLevel("INFO")
         self.coursedir = self.app.coursedir
         self._feedback: Any = None
+        self._types: dict[str, Any] = {}
+
+    def file_types(self, assignment: str) -> Any:
+        """Which files of a submission travel on (:class:`autograder.exchange.FileTypes`), per assignment."""
+        if assignment not in self._types:
+            from autograder.exchange import FileTypes, OwnerCheckedCollect
+
+            extra = OwnerCheckedCollect(config=self.app.config).allowed_files
+            self._types[assignment] = FileTypes.of_source(self.course / "source" / assignment, extra)
+        return self._types[assignment]
 
     def autograde(self, job: Job) -> dict[str, Any]:
         """nbgrader's ``Autograde`` converter for one student: {success, log, error}, as NbGraderAPI returns."""
-        from nbgrader.converters import Autograde
         from nbgrader.utils import capture_log, temp_attrs
 
         with temp_attrs(self.coursedir, assignment_id=job.assignment, student_id=job.student):
-            converter = Autograde(coursedir=self.coursedir, parent=self.app)
+            converter = _declared_files_autograde()(coursedir=self.coursedir, parent=self.app)
+            converter.file_types = self.file_types(job.assignment)
             converter.force = True
             converter.create_student = True
             return capture_log(converter)
@@ -88,6 +99,10 @@ class GradingSession:
         outcome = Outcome(job.assignment, job.student)
         folder = self.course / "submitted" / job.student / job.assignment
         pre = oc.precheck(folder, list(job.notebooks))
+        _, dropped = self.file_types(job.assignment).split(
+            str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() or p.is_symlink())
+        if dropped:
+            outcome.notes.append(f"left out, not files of {job.assignment}: {', '.join(dropped)}")
         logs: list[str] = []
         result: dict[str, Any] = {}
         for attempt in range(1, DB_RETRIES + 1):
@@ -128,6 +143,33 @@ class GradingSession:
         for name, nb in nbs.items():
             oc.classify_notebook(outcome, nb, name)
         outcome.cells, outcome.score, outcome.max_score = gradebook_cells(self.course, job, nbs)
+
+
+@functools.cache
+def _declared_files_autograde() -> type:
+    """nbgrader's ``Autograde`` whose copy of a submission into ``autograded/`` keeps only the declared files.
+
+    Stock autograde copies every file of ``submitted/`` but ``CourseDirectory.ignore``; whatever
+    road a submission came by (a zip, an LMS download, stock collect), only what
+    :class:`autograder.exchange.FileTypes` admits goes on to ``autograded/`` and ``feedback/``.
+    """
+    from nbgrader.converters import Autograde
+
+    class DeclaredFilesAutograde(Autograde):
+        file_types: Any = None
+
+        def init_assignment(self, assignment_id: str, student_id: str) -> None:
+            super().init_assignment(assignment_id, student_id)
+            dest = Path(self._format_dest(assignment_id, student_id))
+            for path in sorted(dest.rglob("*"), reverse=True):
+                rel = str(path.relative_to(dest))
+                if (path.is_symlink() or path.is_file()) and not self.file_types.travels(rel):
+                    self.log.warning("Left out (not a file of %s): %s", assignment_id, rel)
+                    path.unlink()
+                elif path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+                    path.rmdir()
+
+    return DeclaredFilesAutograde
 
 
 def _session_feedback(coursedir: Any, app: Any) -> Any:

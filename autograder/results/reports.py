@@ -58,6 +58,8 @@ def gradescope_results(outcome: Outcome) -> dict[str, Any]:
 
 def write_submission_reports(course: Path, outcomes: list[Outcome]) -> None:
     for o in outcomes:
+        if o.error_kind == oc.INVALID_ID:
+            continue  # no folder is named after what is not a student id; the summary lists it
         folder = reports_dir(course) / o.assignment / o.student
         folder.mkdir(parents=True, exist_ok=True)
         write_results_json(folder / "results.json", gradescope_results(o))

@@ -30,7 +30,6 @@ import json
 import os
 import shutil
 import signal
-import stat
 import sys
 import threading
 import time
@@ -39,7 +38,8 @@ from typing import Any
 
 import nbformat
 
-from autograder.exchange import OwnerRules, copy_submission, inspect_submission, record
+from autograder.exchange import FORGED, last_change, open_inbound, place, read_small, record, take
+from autograder.exchange.filetypes import FileTypes
 from autograder.grading.discover import assignment_notebooks
 from autograder.sandbox.backends import SandboxUnavailable
 from autograder.service import pages
@@ -47,7 +47,6 @@ from autograder.service.executor import DaskExecutor, LocalExecutor, Task
 from autograder.service.policy import GradingService, due_date
 from autograder.service.state import Row, State
 
-FORGED = "in someone else's name"
 PAUSE_ENV = "ZENGRAD_SERVICE_PAUSE_AT"  # tests: stop at a named step so a kill -9 lands exactly there
 
 
@@ -76,17 +75,17 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _read_small(path: Path, rules: OwnerRules, student: str, limit: int = 4096) -> str | None:
-    """A small regular file of a submission not yet copied (no links followed), or None."""
+def _notebook_names(inbound: int, name: str, limit: int = 200) -> list[str]:
+    """The top-level notebook names of an inbound submission (listed by descriptor, never followed)."""
+    from autograder.exchange.intake import O_DIR
+
+    fd = os.open(name, O_DIR, dir_fd=inbound)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return None
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fh.fileno())
-        if not stat.S_ISREG(st.st_mode) or not rules.may_write(st.st_uid, student):
-            return None
-        return fh.read(limit).decode("utf-8", "replace")
+        with os.scandir(fd) as it:
+            names = [e.name for _, e in zip(range(limit), it, strict=False)]
+    finally:
+        os.close(fd)
+    return sorted(n[:-6] for n in names if n.endswith(".ipynb"))
 
 
 class Service:
@@ -121,17 +120,15 @@ class Service:
         self.out = self.dir / "pages"
         for leftover in self.store.glob(".collect-*") if self.store.is_dir() else []:
             shutil.rmtree(leftover, ignore_errors=True)
-        opts = cfg.OwnerCheckedCollect
-        self.rules = OwnerRules(owner_template=opts.get("owner_template", "{student}"),
-                                owner_names=dict(opts.get("owner_names", {})),
-                                max_clock_skew=float(opts.get("max_clock_skew", 300.0)),
-                                allowed_files=tuple(opts.get("allowed_files", OwnerRules.allowed_files)),
-                                max_files=int(opts.get("max_files", 200)),
-                                max_bytes=int(opts.get("max_submission_mb", 50)) << 20)
+        from autograder.exchange import OwnerCheckedCollect
+
+        self.rules = OwnerCheckedCollect(config=cfg).rules()  # the course's collect rules, read by its class
         self.assignments = [a for a in assignments(self.course)]
         self.notebooks = {a: list(assignment_notebooks(self.course, a)) for a in self.assignments}
         self.grade_ids = {a: self._grade_ids(a) for a in self.assignments}
         self.materials = {a: Material.from_course(self.course, a) for a in self.assignments}
+        self.types = {a: FileTypes.of_names((name for name, _ in m.source), self.rules.allowed_files)
+                      for a, m in self.materials.items()}
         self.db_url = cfg.CourseDirectory.get("db_url", "") or f"sqlite:///{self.course / 'gradebook.db'}"
         self.job_timeout = default_job_timeout(cfg)
         self.scheduler = scheduler
@@ -223,49 +220,49 @@ class Service:
         names = [n for n in names if not n.startswith(".")]
         return len(self.state.add_seen(names))
 
-    def _settled(self, row: Row) -> bool:
-        path = self.inbound / row.name
-        try:
-            st = os.lstat(path)
-            entries = [st, *(os.lstat(e.path) for e in os.scandir(path))] if stat.S_ISDIR(st.st_mode) else [st]
-        except OSError:
+    def _settled(self, row: Row, inbound: int) -> bool:
+        newest = last_change(inbound, row.name)
+        if newest is None:
             return time.time() - row.seen > self.settings.settle_seconds
-        newest = max(max(e.st_ctime, e.st_mtime) for e in entries)
         quiet = time.time() - newest >= self.settings.settle_seconds
-        complete = not stat.S_ISDIR(st.st_mode) or (path / "submission_secret.txt").exists() or \
-            time.time() - row.seen > 60  # a submission without a secret (hand-made, older nbgrader)
+        complete = read_small(inbound, row.name, "submission_secret.txt", self.rules, row.name.split("+", 1)[0]) \
+            is not None or time.time() - row.seen > 60  # a submission without a secret (hand-made, older nbgrader)
         return quiet and complete
 
     def collect(self) -> int:
         """Collect every settled new submission (or refuse it, with the reason); how many were handled."""
+        rows = self.state.rows("state='seen'")
+        if not rows:
+            return 0
+        try:
+            inbound = open_inbound(self.inbound)
+        except OSError:
+            return 0
         handled = 0
-        for row in self.state.rows("state='seen'"):
-            if not self._settled(row):
-                continue
-            handled += 1
-            path = self.inbound / row.name
-            sub = inspect_submission(path, self.rules)
-            if not sub.refused and sub.assignment not in self.notebooks:
-                sub.refused = f"there is no assignment {sub.assignment!r} in this course"
-            if sub.refused:
-                forged = FORGED in sub.refused or not sub.student
-                self.log(f"REFUSED {row.name}: {sub.refused}")
-                record(self.course, [sub], set())
-                self.state.refuse(row.name, sub.student, sub.assignment, sub.refused, page=not forged)
-                continue
-            dest = self.store / row.name
-            try:
-                copy_submission(path, dest, sub, self.rules)
-            except OSError as exc:
-                sub.refused = f"could not be collected: {exc}"
-                self.log(f"REFUSED {row.name}: {sub.refused}")
-                record(self.course, [sub], set())
-                self.state.refuse(row.name, sub.student, sub.assignment, sub.refused, page=True)
-                continue
-            _pause("collect", self.dir)
-            self.state.enqueue(row.name, sub.student, sub.assignment, sub.received)
-            self.log(f"collected {row.name}")
+        try:
+            for row in rows:
+                if self._settled(row, inbound):
+                    handled += 1
+                    self._collect_one(row, inbound)
+        finally:
+            os.close(inbound)
         return handled
+
+    def _collect_one(self, row: Row, inbound: int) -> None:
+        intake = take(inbound, row.name, self.rules, self.types.get, self.store)
+        sub = intake.sub
+        if sub.refused:
+            forged = FORGED in sub.refused or not sub.student
+            self.log(f"REFUSED {row.name}: {sub.refused}")
+            record(self.course, [sub], set())
+            self.state.refuse(row.name, sub.student, sub.assignment, sub.refused, page=not forged)
+            return
+        if sub.dropped:
+            self.log(f"{row.name}: not collected (not files of this assignment): {', '.join(sub.dropped)}")
+        place(intake, self.store / row.name)
+        _pause("collect", self.dir)
+        self.state.enqueue(row.name, sub.student, sub.assignment, sub.received)
+        self.log(f"collected {row.name}")
 
     def _before_due(self, assignment: str, received: str) -> bool:
         cached = self._due.get(assignment)
@@ -341,12 +338,14 @@ class Service:
             secret_path = folder / "submission_secret.txt"
             secret = secret_path.read_text() if secret_path.is_file() else None
             return secret, sorted(p.stem for p in folder.glob("*.ipynb"))
-        path = self.inbound / row.name  # refused or not yet copied: read, never follow
-        secret = _read_small(path / "submission_secret.txt", self.rules, row.student)
-        try:
-            names = sorted(Path(n).stem for n in os.listdir(path) if n.endswith(".ipynb"))
-        except OSError:
-            names = []
+        secret, names = None, []  # refused or not yet copied: read by descriptor, never follow
+        with contextlib.suppress(OSError):
+            inbound = open_inbound(self.inbound)
+            try:
+                secret = read_small(inbound, row.name, "submission_secret.txt", self.rules, row.student)
+                names = _notebook_names(inbound, row.name)
+            finally:
+                os.close(inbound)
         return secret, names or list(self.notebooks.get(row.assignment, []))
 
     def page_for(self, row: Row, notebook: str) -> str | None:
