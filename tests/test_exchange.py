@@ -14,6 +14,9 @@ import os
 import pwd
 import secrets
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -333,3 +336,39 @@ def test_a_resubmission_replaces_the_collected_one_only_with_update(shared_excha
     assert nbgrader(course.root, "collect", "--update", ASSIGNMENT).returncode == 0
     assert nbformat.read(dest, 4) == nbformat.read(files / "right" / f"{ASSIGNMENT}.ipynb", 4)
 
+
+
+def test_a_mount_point_inside_a_submission_is_refused(inbound: Path, tmp_path: Path) -> None:
+    """A file system mounted in a submission (a student's FUSE mount could block every read) is never entered."""
+    path = _make(inbound / f"amy+{ASSIGNMENT}+{_now()}+r")
+    (path / "data").mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(path / "data")],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        refused = read(path, staging=tmp_path / "staging").sub.refused
+    finally:
+        subprocess.run(["umount", str(path / "data")], check=False)
+    assert refused == "data is on another file system (a mount point)"
+
+
+def test_a_lease_cannot_make_collection_wait(inbound: Path, tmp_path: Path) -> None:
+    """A write lease on a file would hold every other open for lease-break-time (45 s): refused at once instead."""
+    path = _make(inbound / f"amy+{ASSIGNMENT}+{_now()}+r")
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, signal, sys, time\n"
+        "signal.signal(signal.SIGIO, signal.SIG_IGN)\n"
+        "fd = os.open(sys.argv[1], os.O_RDWR)\n"
+        "fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_WRLCK)\n"
+        "print('held', flush=True)\n"
+        "time.sleep(60)\n"), str(path / f"{ASSIGNMENT}.ipynb")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        start = time.monotonic()
+        refused = read(path, staging=tmp_path / "staging").sub.refused
+        assert time.monotonic() - start < 5
+    finally:
+        holder.kill()
+        holder.wait()
+    assert refused == f"{ASSIGNMENT}.ipynb could not be opened without waiting (a lease holds it)"

@@ -331,6 +331,9 @@ def test_a_broken_bundle_and_a_grader_that_cannot_start_still_leave_a_results_js
 SUBMISSIONS = ("solution", "stub", "mutant", "bad-json", "attack")
 
 
+EXTRA = {"notes.HTML": "<script>alert(1)</script>", "mylib.py": "X = 1"}  # uploaded next to the notebook
+
+
 @pytest.fixture(scope="module")
 def graded(bundle, tmp_path_factory: pytest.TempPathFactory, course_template):
     """The five submissions through run_autograder, and through ``zengrad-kit grade`` in a course copy."""
@@ -343,7 +346,8 @@ def graded(bundle, tmp_path_factory: pytest.TempPathFactory, course_template):
     results, stdouts, seconds = {}, {}, {}
     for name in SUBMISSIONS:
         start = time.monotonic()
-        results[name], stdouts[name] = run_autograder(roots[name], {f"{PS1}.ipynb": notebooks[name]})
+        upload = {f"{PS1}.ipynb": notebooks[name], **(EXTRA if name == "solution" else {})}
+        results[name], stdouts[name] = run_autograder(roots[name], upload)
         seconds[name] = time.monotonic() - start
     course = course_template.copy_to(base / "course")
     for name in SUBMISSIONS:
@@ -377,6 +381,12 @@ def test_per_cell_scores_and_status_match_zengrad_kit_grade(graded) -> None:
         assert remote["score"] == local["score"] == outcome["score"], name
         assert remote["extra_data"]["status"] == outcome["status"], name
         assert remote["extra_data"]["error_kind"] == outcome["error_kind"], name
+
+
+@pytest.mark.slow
+def test_only_the_assignment_s_files_of_an_upload_are_graded(graded) -> None:
+    notes = graded["results"]["solution"]["extra_data"]["notes"]
+    assert notes == [f"left out, not files of {PS1}: mylib.py, notes.HTML"], notes
 
 
 @pytest.mark.slow
