@@ -43,6 +43,7 @@ from autograder.screen.math import LatexAsMathML, MathMLRenderer
 from autograder.screen.notebook import NeutraliseUntrusted, markdown_is_inert, neutralise, neutralised
 from autograder.screen.page import MATHJAX_URL, READABLE_CSS, directory_of, harden, markdown2html, with_style
 from tests.course_helpers import REPO, mutate, nbgrader, solution_nb
+from tests.readability import READABILITY_JS, assert_readable
 from tests.screen_payloads import PAYLOADS, TITLE, add_payloads
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, wait_for_server
 
@@ -525,39 +526,6 @@ def test_an_honest_page_looks_like_stock_nbconverts(honest, viewer: Viewer, page
     assert our_info["math"] == stock_info["math"] > 30
 
 
-# what a feedback page shows of its math and its longest message, measured in the page (tests/test_browser.py too)
-READABILITY_JS = """() => {
-  const out = {scripts: document.scripts.length, math: document.querySelectorAll('math').length, fractions: 0};
-  for (const frac of document.querySelectorAll('mfrac')) {  // laid out as math: numerator above denominator
-    const [top, bottom] = Array.from(frac.children).map(e => e.getBoundingClientRect());
-    if (top && bottom && top.height > 0 && top.bottom <= bottom.top + 1) out.fractions++;
-  }
-  out.display = document.querySelector('math') ? getComputedStyle(document.querySelector('math')).display : '';
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  let node; while ((node = walker.nextNode())) { if (node.textContent.includes('your a.grad = ')) break; }
-  if (node) {
-    const range = document.createRange(); range.selectNodeContents(node);
-    const rects = Array.from(range.getClientRects());
-    out.line = {text: node.textContent, right: Math.max(...rects.map(r => r.right)),
-                left: Math.min(...rects.map(r => r.left)), width: document.documentElement.clientWidth,
-                clipped: []};
-    for (let e = node.parentElement; e; e = e.parentElement) {  // a box that cuts off or scrolls what overflows
-      if (e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible')
-        out.line.clipped.push(`${e.tagName}.${e.className} ${e.scrollWidth} > ${e.clientWidth}`);
-    }
-  }
-  return out; }"""
-
-
-def assert_readable(found: dict) -> None:
-    """The page's math is MathML laid out as math, its counterexample line all visible, and it has no script."""
-    assert found["scripts"] == 0, found
-    assert found["math"] > 10 and found["fractions"] >= 3 and "math" in found["display"], found
-    line = found["line"]
-    assert line and "expected" in line["text"] and "(chain rule))" in line["text"], found
-    assert line["left"] >= 0 and line["right"] <= line["width"] and not line["clipped"], line
-
-
 @pytest.mark.browser
 def test_a_feedback_page_shows_its_math_and_whole_messages_with_no_script_and_no_network(graded, viewer: Viewer,
                                                                                         pages) -> None:
@@ -578,6 +546,21 @@ def test_a_feedback_page_shows_its_math_and_whole_messages_with_no_script_and_no
     assert_readable(report["extra"])
     # nothing tried to run (the template's icon font, refused by font-src, is the one thing the policy blocks)
     assert not [m for m in report["console"] if "Content Security Policy" in m and "font" not in m], report["console"]
+
+
+@pytest.mark.browser
+def test_the_services_own_pages_run_nothing(viewer: Viewer, pages) -> None:
+    """The submit-time service's pages (waiting, set aside, refused, ...) with a hostile assignment name and reason."""
+    from autograder.service import pages as service_pages
+
+    at = "2026-12-01T10:00:00+00:00"
+    for name, html in {"waiting": service_pages.waiting_page(WEIRD, at, 1, 30.0, False, at, 2, 2),
+                       "grading": service_pages.waiting_page(WEIRD, at, 0, 30.0, True, at),
+                       "deferred": service_pages.deferred_page(WEIRD, at, WEIRD),
+                       "refused": service_pages.refused_page(WEIRD, WEIRD),
+                       "error": service_pages.error_page(WEIRD, at, WEIRD)}.items():
+        report = viewer.visit(publish(pages, f"service-{name}.html", html), 300)
+        assert not ran(report), (name, ran(report))
 
 
 @pytest.mark.browser
