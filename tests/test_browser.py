@@ -595,12 +595,14 @@ def test_submit_then_fetch_feedback_shows_the_hidden_checks_verdict_in_the_brows
                 folders = sorted((workspace / ASSIGNMENT / "feedback").iterdir())
                 assert len(folders) == n, folders
                 html = folders[-1] / f"{ASSIGNMENT}.html"
-                viewer = page.context.new_page()
+                tab = page.context.browser.new_context(viewport={"width": 900, "height": 900})
+                tab.route("**/*", offline)
+                viewer = tab.new_page()
                 viewer.goto(f"{base}/files/{html.relative_to(workspace)}?token={token}")
                 text = viewer.locator("body").inner_text()
                 if n == 1:
                     viewed["tab"] = viewer.evaluate(READABILITY_JS)
-                viewer.close()
+                tab.close()
                 if n == 1:
                     viewed["lab"] = read_in_lab_viewer(html)
                 return text
