@@ -434,7 +434,7 @@ def test_busy_loops_are_set_aside_at_their_cpu_budget_and_the_queue_moves_on(ser
                          "the third's waiting page")
         assert "0 submissions of other students are ahead of it and 2 of 2 graders are busy" in waiting, waiting
         promised = int(re.search(r"expected wait about (\d+) seconds", waiting).group(1))
-        assert 5 <= promised <= 45, waiting  # the loops' CPU budget left, not the 10 s of an idle queue
+        assert 5 <= promised <= 45, waiting  # until the spare worker or a loop's budget frees a worker, plus a grading
         assert "Fetch Feedback</em> again after" in waiting
         _until(lambda: 'data-kind="graded"' in _page(exchange, third), proc, 120, "the third's feedback")
         took = time.monotonic() - at
