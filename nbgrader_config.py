@@ -25,6 +25,7 @@ from autograder.exchange.filetypes import ignore_globs
 from autograder.preprocessors import GuardedExecute, IntegrityScan, TrustedChecks
 from autograder.release import STUB
 from autograder.results.feedback_html import FeedbackExporter
+from autograder.screen.math import LatexAsMathML
 from autograder.screen.notebook import NeutraliseUntrusted
 from autograder.screen.page import MATHJAX_URL
 
@@ -99,9 +100,10 @@ c.TrustedChecks.memory_limit_mb = 1024
 c.TrustedChecks.skip_cells = ["training_demo", "plot"]
 
 # --- every page rendered from a submission (feedback, formgrader's view) ----------
-# The notebook is neutralised again before rendering, markdown is rendered through the allow-list,
-# and MathJax is one pinned version (the pages' Content-Security-Policy names its directory).
-c.HTMLExporter.preprocessors = [NeutraliseUntrusted]
+# The notebook is neutralised again before rendering, markdown is rendered through the allow-list, and math
+# (markdown's and text/latex outputs') is MathML made here: feedback pages load no MathJax and run no script.
+# Formgrader's own script still wants MathJax: one pinned version (its pages' policy names the directory).
+c.HTMLExporter.preprocessors = [NeutraliseUntrusted, LatexAsMathML]
 c.HTMLExporter.filters = {"markdown2html": "autograder.screen.page.markdown2html"}
 c.HTMLExporter.mathjax_url = MATHJAX_URL
 

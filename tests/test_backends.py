@@ -10,7 +10,7 @@ import pytest
 
 from autograder.grading.config import course_config, sandbox_backend
 from autograder.grading.discover import UsageError
-from autograder.grading.executors import DIED, DONE, FAILED, TIMEOUT, LocalPool
+from autograder.grading.executors import DIED, DONE, FAILED, STOPPED, TIMEOUT, LocalPool
 from autograder.sandbox.backends import (
     BACKENDS,
     DEFAULT_BACKEND,
@@ -87,3 +87,47 @@ def test_local_pool_ends_every_job_exactly_once(tmp_path) -> None:
     assert ended["die"].how == DIED and ended["die"].exitcode == 3
     assert ended["sleep"].how == TIMEOUT and ended["sleep"].seconds >= 3.0
     assert all(not w.proc.is_alive() for w in pool.pool)
+
+
+_BURN = "import time\nend = time.process_time() + {s}\nwhile time.process_time() < end: pass\n"
+
+
+def _cpu_setup():  # in each worker: a job that burns CPU in a child process (as a kernel does), or waits
+    import subprocess
+    import sys
+
+    def handle(job: str) -> str:
+        if job == "child":
+            subprocess.run([sys.executable, "-c", _BURN.format(s=1.5)], check=True)
+        elif job == "wait":
+            time.sleep(1.5)
+        elif job == "loop":
+            subprocess.run([sys.executable, "-c", _BURN.format(s=600)], check=True)
+        return job
+
+    return handle
+
+
+def test_local_pool_counts_a_jobs_cpu_with_its_children_and_stops_one(tmp_path) -> None:
+    """CPU seconds count what the job's reaped children used, not the wall clock; stop() ends one job only."""
+    pool = LocalPool(_cpu_setup, 2, 120.0, tmp_path)
+    ended = {}
+    try:
+        while pool.free() < 2:
+            pool.poll(1.0)
+        pool.submit("child", "child")
+        pool.submit("wait", "wait")
+        while len(ended) < 2:
+            ended.update({e.key: e for e in pool.poll(5.0)})
+        pool.submit("loop", "loop")
+        time.sleep(1.0)
+        (running,) = pool.running()
+        assert running.key == "loop" and running.cpu is not None and running.cpu > 0.3
+        stopped = pool.stop("loop")
+        assert stopped is not None and stopped.how == STOPPED and stopped.cpu > 0.3 and not pool.running()
+        while pool.free() < 2:  # the stopped worker was replaced
+            pool.poll(1.0)
+    finally:
+        pool.close()
+    assert 1.3 <= ended["child"].cpu <= 3.0, ended["child"]  # the child's 1.5 s, reaped, plus a little
+    assert ended["wait"].cpu < 0.5 and ended["wait"].seconds >= 1.5, ended["wait"]

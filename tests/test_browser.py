@@ -26,6 +26,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -34,6 +35,7 @@ import pytest
 
 from autograder.release import STUB as RELEASE_STUB
 from tests.course_helpers import REPO
+from tests.readability import READABILITY_JS, assert_readable
 
 CHROMIUM = Path("/usr/bin/chromium")
 ASSIGNMENT = "ps1_operators"
@@ -523,7 +525,11 @@ def _serve_until_idle(course_root: Path, exchange: Path) -> None:
 def test_submit_then_fetch_feedback_shows_the_hidden_checks_verdict_in_the_browser(
         course_template, tmp_path: Path, monkeypatch) -> None:
     """Fetch ps1 in the Assignment List, type a wrong mul, submit; the service grades it; Fetch Feedback and the
-    page names mul's hidden-check failure; fix, resubmit: it passes; a third submission is over the limit."""
+    page names mul's hidden-check failure; fix, resubmit: it passes; a third submission is over the limit.
+
+    Offline, as in an exam room: every request that is not to this machine is refused. The first feedback is
+    also opened inside JupyterLab's HTML viewer, where a student opens it: its math is MathML laid out as math,
+    the whole counterexample line is visible, and nothing runs."""
     from autograder.service.student import release
 
     lab = serve_lab(tmp_path, [])
@@ -535,8 +541,33 @@ def test_submit_then_fetch_feedback_shows_the_hidden_checks_verdict_in_the_brows
         nb = nbformat.read(REPO / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
         mul = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells].index("mul_solution")
         pages: list[str] = []
+        viewed: dict = {}
+        refused: list[str] = []
+
+        def offline(route) -> None:
+            url = route.request.url
+            if url.startswith(("blob:", "data:", "about:")) or urllib.parse.urlsplit(url).hostname in (
+                    "127.0.0.1", "localhost"):
+                return route.continue_()
+            refused.append(url)
+            return route.abort()
+
         with chromium_page(60_000) as page:
+            page.context.route("**/*", offline)
             student = Student(page, [])
+
+            def read_in_lab_viewer(html: Path) -> dict:
+                """Open the fetched page in JupyterLab (its HTML viewer, a sandboxed frame) and measure it there."""
+                page.goto(f"{base}/lab/tree/{html.relative_to(workspace)}?token={token}")
+                frame_element = page.wait_for_selector(".jp-HTMLViewer iframe", timeout=60_000)
+                frame = frame_element.content_frame()
+                frame.wait_for_selector("math", state="attached", timeout=30_000)
+                frame.wait_for_timeout(500)
+                found = frame.evaluate(READABILITY_JS)
+                found["sandbox"] = frame_element.get_attribute("sandbox")
+                frame.get_by_text("your a.grad = ").first.scroll_into_view_if_needed()
+                page.screenshot(path=str(ARTIFACTS / "lab-html-viewer-feedback.png"))
+                return found
 
             def open_notebook() -> None:
                 page.goto(f"{base}/lab/tree/{ASSIGNMENT}/{ASSIGNMENT}.ipynb?token={token}")
@@ -564,10 +595,16 @@ def test_submit_then_fetch_feedback_shows_the_hidden_checks_verdict_in_the_brows
                 folders = sorted((workspace / ASSIGNMENT / "feedback").iterdir())
                 assert len(folders) == n, folders
                 html = folders[-1] / f"{ASSIGNMENT}.html"
-                viewer = page.context.browser.new_page()
+                tab = page.context.browser.new_context(viewport={"width": 900, "height": 900})
+                tab.route("**/*", offline)
+                viewer = tab.new_page()
                 viewer.goto(f"{base}/files/{html.relative_to(workspace)}?token={token}")
                 text = viewer.locator("body").inner_text()
-                viewer.close()
+                if n == 1:
+                    viewed["tab"] = viewer.evaluate(READABILITY_JS)
+                tab.close()
+                if n == 1:
+                    viewed["lab"] = read_in_lab_viewer(html)
                 return text
 
             # fetch ps1 from the Released assignments list
@@ -587,6 +624,10 @@ def test_submit_then_fetch_feedback_shows_the_hidden_checks_verdict_in_the_brows
     finally:
         next(lab, None)
     (ARTIFACTS / "service-feedback.txt").write_text("\n\n=====\n\n".join(pages))
+    assert not refused, refused  # nothing reached for the network
+    for where in ("tab", "lab"):  # a plain tab, and JupyterLab's HTML viewer (no allow-scripts in its sandbox)
+        assert_readable(viewed[where])
+    assert "allow-scripts" not in (viewed["lab"]["sandbox"] or ""), viewed["lab"]
     first, second, third = pages
     mul_failed = "HiddenCheckFailed: multiplication a * b: a * b with a = "  # the shrunk counterexample
     verdict = next(line for line in first.splitlines() if line.startswith(mul_failed))

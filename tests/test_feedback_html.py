@@ -1,4 +1,8 @@
-"""The feedback exporter writes the page nbconvert's HTMLExporter writes, without its BeautifulSoup pass."""
+"""The feedback exporter writes the page nbconvert's HTMLExporter writes, without its BeautifulSoup pass.
+
+Three differences are meant, and each is checked: no MathJax loader (the math is MathML), a stylesheet
+that wraps long lines, and a policy that allows no script.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,15 @@ from pathlib import Path
 import nbformat
 import pytest
 from bs4 import BeautifulSoup
+from jinja2 import DictLoader
 from nbconvert.exporters import HTMLExporter
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from traitlets.config import Config
 
-from autograder.results.feedback_html import NO_ALT, FeedbackExporter, add_accessibility
-from autograder.screen.page import MATHJAX_URL, directory_of, harden
+from autograder.results.feedback_html import NO_ALT, NO_MATHJAX, FeedbackExporter, add_accessibility
+from autograder.screen.math import LatexAsMathML
+from autograder.screen.notebook import NeutraliseUntrusted
+from autograder.screen.page import READABLE_CSS, harden, with_style
 
 ROOT = Path(__file__).resolve().parent.parent
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -39,12 +47,12 @@ def _notebook() -> nbformat.NotebookNode:
 
 
 def _same_page(nb: nbformat.NotebookNode, **config: object) -> None:
-    config.setdefault("mathjax_url", MATHJAX_URL)
-    stock, _ = HTMLExporter(**config).from_notebook_node(nb)
+    stock, _ = HTMLExporter(extra_loaders=[DictLoader(NO_MATHJAX)], **config).from_notebook_node(nb)
     ours, _ = FeedbackExporter(**config).from_notebook_node(nb)
-    # the same page as stock HTMLExporter's, then hardened (a policy in <head>, MathJax pinned)
-    hardened, _ = harden(stock, [directory_of(MATHJAX_URL)])
+    # the same page as stock HTMLExporter's without its MathJax loader, then made readable and hardened
+    hardened, policy = harden(with_style(stock, READABLE_CSS), scripts=False)
     assert str(BeautifulSoup(ours, features="html.parser")) == str(BeautifulSoup(hardened, features="html.parser"))
+    assert "script-src 'none'" in policy and "MathJax.js" not in ours and "x-mathjax-config" not in ours
 
 
 @pytest.mark.parametrize("template", ["lab", "classic", "basic"])
@@ -65,3 +73,20 @@ def test_the_edits() -> None:
     assert "<div class='jp-OutputArea-output' tabindex=\"0\">" in html  # an existing tabindex becomes 0
     assert html.count('tabindex="0"') == 2
     assert add_accessibility('<div class="jp-OutputArea-output">x</div>')[0].count("tabindex") == 0  # not in a notebook
+
+
+def test_a_course_page_has_its_math_as_mathml_and_no_script(tmp_path: Path) -> None:
+    """With the course's exporter settings (nbgrader_config.py): markdown and LaTeX outputs as MathML, no script."""
+    config = Config({"HTMLExporter": {"preprocessors": [NeutraliseUntrusted, LatexAsMathML],
+                                      "filters": {"markdown2html": "autograder.screen.page.markdown2html"}}})
+    nb = nbformat.read(ROOT / "solutions" / "ps1_operators" / "ps1_operators.ipynb", as_version=4)
+    nb.cells.append(new_code_cell("Math('x^2')", outputs=[new_output(
+        "execute_result", data={"text/latex": "$x^{2}$", "text/plain": "x**2"}, execution_count=1)]))
+    for template in ("lab", "classic"):
+        html, _ = FeedbackExporter(config=config, template_name=template).from_notebook_node(nb)
+        soup = BeautifulSoup(html, features="html.parser")
+        assert not soup.find_all("script") and "script-src 'none'" in html
+        assert len(soup.find_all("math")) > 30 and soup.find("mfrac") is not None
+        assert "$" not in " ".join(p.get_text() for p in soup.select(".jp-MarkdownOutput, .text_cell_render"))
+        assert soup.find_all("math")[-1].find("msup") is not None  # the text/latex output
+        assert "white-space: pre-wrap" in html

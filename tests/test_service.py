@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -98,9 +99,27 @@ def test_a_feedback_file_belongs_to_one_submission(tmp_path: Path) -> None:
 def test_pages_escape_what_students_control() -> None:
     evil = "<img src=x onerror=alert(1)>"
     for html in (pages.refused_page("ps1", evil), pages.error_page("ps1", _t(0), evil),
-                 pages.stray_page("ps1", evil, ["ps1"]), pages.superseded_page("ps1", _t(0), evil)):
+                 pages.stray_page("ps1", evil, ["ps1"]), pages.superseded_page("ps1", _t(0), evil),
+                 pages.deferred_page(evil, _t(0), "Grading it used more"),
+                 pages.waiting_page(evil, _t(0), 1, 30.0, False, _t(1))):
         assert "<img" not in html and "&lt;img" in html
-        assert "Content-Security-Policy" in html
+        assert "Content-Security-Policy" in html and "<script" not in html
+
+
+def test_the_waiting_page_says_when_to_fetch_again() -> None:
+    queued = pages.waiting_page("ps1", _t(0), 2, 42.0, False, _t(0.75), busy=2, workers=2)
+    assert "2 submissions of other students are ahead of it and 2 of 2 graders are busy" in queued
+    assert "expected wait about 40 seconds" in queued and "again after 2026-12-01 10:00:45 UTC" in queued
+    grading = pages.waiting_page("ps1", _t(0), 0, 200.0, True, _t(3.5))
+    assert "being graded now; expected to be done in about 3 minutes" in grading and "10:03:30 UTC" in grading
+
+
+def test_the_cpu_budget_decides_from_cpu_time_only() -> None:
+    rules = GradingService(submit_cpu_seconds=20, assignments={"ps3_mlp": {"submit_cpu_seconds": 60}})
+    assert rules.rules("ps1_operators").over_budget(20.5) and not rules.rules("ps1_operators").over_budget(19.9)
+    assert not rules.rules("ps3_mlp").over_budget(59) and rules.rules("ps3_mlp").over_budget(61)
+    assert not rules.rules("ps1_operators").over_budget(None)  # unknown CPU (a cluster task): not by this rule
+    assert not GradingService(submit_cpu_seconds=0).rules("ps1_operators").over_budget(1e9)
 
 
 # ------------------------------------------------------------------------------------------------- the service
@@ -327,3 +346,107 @@ def test_a_submission_in_someone_elses_name_is_refused_and_never_replaces_their_
     refused = json.loads((course.root / "reports" / "collect.json").read_text())["submissions"]
     assert "owned by zgbob" in refused[forged]["refused"]
     assert nbformat.read(files / "right" / nb, 4)  # her work untouched
+
+
+# ---------------------------------------------------------------------------------------- on a hub: timing, budget
+
+def _page(exchange: Path, name: str) -> str:
+    from nbgrader.utils import notebook_hash
+
+    secret = (exchange / "zengrad" / "inbound" / name / "submission_secret.txt").read_text()
+    path = exchange / "zengrad" / "feedback" / f"{notebook_hash(secret=secret, notebook_id=PS1)}.html"
+    return path.read_text() if path.exists() else ""
+
+
+def _running_service(course_root: Path, exchange: Path, *args: str) -> subprocess.Popen:
+    env = dict(os.environ, ZENGRAD_EXCHANGE=str(exchange))
+    return subprocess.Popen([ZENGRAD, "serve", "--course", str(course_root), *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen) -> str:
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate()
+    return err
+
+
+def _until(check, proc: subprocess.Popen, timeout: float, what: str):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        found = check()
+        if found:
+            return found
+        assert proc.poll() is None, "the service stopped"
+        time.sleep(0.1)
+    raise AssertionError(f"{what}: not within {timeout:g} s")
+
+
+@pytest.mark.slow
+def test_a_service_started_before_the_first_release_sees_submissions_at_once(course_template, tmp_path) -> None:
+    """Started while the exchange has no inbound/ yet, with rescans 10 minutes apart: inotify alone finds it."""
+    course = course_template.copy_to(tmp_path / "course")
+    exchange = tmp_path / "exchange"
+    proc = _running_service(course.root, exchange, "--workers", "1", "--GradingService.rescan_seconds=600")
+    try:
+        time.sleep(8)  # the service is up and watching the nearest folder that exists
+        os.environ["ZENGRAD_EXCHANGE"] = str(exchange)
+        try:
+            release(course.root, PS1)
+            name = Student("early", tmp_path / "home", exchange).submit(PS1, solution_nb(PS1))
+        finally:
+            os.environ.pop("ZENGRAD_EXCHANGE", None)
+        at = time.monotonic()
+        _until(lambda: 'data-kind="graded"' in _page(exchange, name), proc, 120, "feedback")
+        assert time.monotonic() - at < 100  # far below the 600 s rescan
+    finally:
+        err = _stop(proc)
+    assert "does not exist yet: watching" in err and f"watching {exchange / 'zengrad' / 'inbound'}" in err, err
+
+
+def _looping() -> object:
+    from tests.course_helpers import cell
+
+    nb = solution_nb(PS1)
+    cell(nb, "mul_solution").source += "\nwhile True:  # never ends\n    pass\n"
+    return nb
+
+
+@pytest.mark.slow
+def test_busy_loops_are_set_aside_at_their_cpu_budget_and_the_queue_moves_on(served) -> None:
+    """Two busy loops hold both workers; a third student's page counts them in its wait, and its feedback comes
+    without waiting for them (the spare worker, or a worker their CPU budget frees); the loops are set aside at
+    their budget (their pages say so), never graded."""
+    course, exchange, _ = served
+    proc = _running_service(course.root, exchange, "--workers", "2", "--GradingService.submit_cpu_seconds=15",
+                            "--GradingService.feedbacks_per_window=10")
+    try:
+        loops = [student(served, f"loop{i}").submit(PS1, _looping()) for i in range(2)]
+        status = course.root / "service" / "status.json"
+        _until(lambda: status.exists() and sum(r["seconds"] >= 6 for r in json.loads(status.read_text())["running"])
+               == 2, proc, 120, "both loops graded for 6 s")
+        third = student(served, "third").submit(PS1, solution_nb(PS1))
+        at = time.monotonic()
+        waiting = _until(lambda: (p := _page(exchange, third)) and 'data-kind="waiting"' in p and p, proc, 30,
+                         "the third's waiting page")
+        assert "0 submissions of other students are ahead of it and 2 of 2 graders are busy" in waiting, waiting
+        promised = int(re.search(r"expected wait about (\d+) seconds", waiting).group(1))
+        assert 5 <= promised <= 45, waiting  # until the spare worker or a loop's budget frees a worker, plus a grading
+        assert "Fetch Feedback</em> again after" in waiting
+        _until(lambda: 'data-kind="graded"' in _page(exchange, third), proc, 120, "the third's feedback")
+        took = time.monotonic() - at
+        for name in loops:
+            _until(lambda name=name: 'data-kind="deferred"' in _page(exchange, name), proc, 60, "a loop set aside")
+    finally:
+        err = _stop(proc)
+    state = rows(course.root)
+    assert [state[n]["state"] for n in loops] == ["deferred", "deferred"], err[-2000:]
+    assert all(state[n]["grade_runs"] == 1 and not state[n]["outcome"] for n in loops)
+    assert err.count("SET ASIDE") == 2 and "over the budget of 15" in err, err[-2000:]
+    page = _page(exchange, loops[0])
+    assert "more than the 15 CPU seconds" in page and "graded with everyone's submissions after the due date" in page
+    assert (exchange / "zengrad" / "inbound" / loops[0]).is_dir()  # kept for the batch collect
+    assert took < 90, took

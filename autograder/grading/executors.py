@@ -23,7 +23,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, Protocol
 
-DONE, FAILED, TIMEOUT, DIED = "done", "failed", "timeout", "died"  # how a job ended (Ended.how)
+DONE, FAILED, TIMEOUT, DIED, STOPPED = "done", "failed", "timeout", "died", "stopped"  # how a job ended (Ended.how)
 
 
 def killed_text(job_timeout: float) -> str:
@@ -44,6 +44,7 @@ class Ended:
     result: Any = None
     error: str = ""  # FAILED: the worker's own report (a traceback tail)
     seconds: float = 0.0  # wall-clock time since the job was handed out
+    cpu: float | None = None  # CPU seconds the job used (local workers: the worker and its kernels, sandboxes)
     exitcode: int | None = None  # DIED: the local worker's exit status
     exception: BaseException | None = None  # FAILED on a cluster: the task's exception
 
@@ -84,6 +85,37 @@ def die_with_parent(parent: int) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of a process and all its descendants, living and reaped.
+
+    A living process's ``children_*`` times hold its reaped descendants (a finished kernel), so
+    the sum over the living tree counts every process once. The same work gives the same number
+    on a quiet machine and on a loaded one, which is what a budget must count.
+    """
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0
+    total = 0.0
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            t = p.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
+@dataclass
+class Running:
+    """A job being worked on now: how long it has run, and how much CPU it has used (None where unknown)."""
+
+    key: Hashable
+    seconds: float
+    cpu: float | None
 
 
 def kill_tree(pid: int) -> None:
@@ -153,6 +185,11 @@ class _Worker:
         self.key: Hashable | None = None
         self.deadline = 0.0
         self.started = 0.0
+        self.cpu_base = 0.0  # the worker tree's CPU seconds when its job was handed out
+
+    def job_cpu(self) -> float:
+        """CPU seconds used by the current job so far."""
+        return max(0.0, tree_cpu_seconds(self.proc.pid) - self.cpu_base) if self.proc.pid else 0.0
 
     def kill(self) -> None:
         if self.proc.pid is not None:
@@ -197,7 +234,23 @@ class LocalPool:
         worker = next(w for w in self.pool if w.ready and w.key is None)
         worker.key, worker.started = key, time.monotonic()
         worker.deadline = worker.started + self.job_timeout
+        worker.cpu_base = tree_cpu_seconds(worker.proc.pid) if worker.proc.pid else 0.0
         worker.conn.send((key, job))
+
+    def running(self, cpu: bool = True) -> list[Running]:
+        """The jobs being worked on: wall seconds since each was handed out, and (``cpu``) its CPU seconds."""
+        now = time.monotonic()
+        return [Running(w.key, now - w.started, w.job_cpu() if cpu else None) for w in self.pool if w.key is not None]
+
+    def stop(self, key: Hashable) -> Ended | None:
+        """End job ``key`` now (its worker, kernel and sandbox killed; a fresh worker replaces them)."""
+        for i, w in enumerate(self.pool):
+            if w.key == key:
+                seconds, cpu = round(time.monotonic() - w.started, 3), round(w.job_cpu(), 3)
+                w.kill()
+                self.pool[i] = self._spawn()
+                return Ended(key, STOPPED, seconds=seconds, cpu=cpu)
+        return None
 
     def poll(self, timeout: float) -> list[Ended]:
         """Wait up to ``timeout`` seconds (less if a backstop falls due); the jobs that ended.
@@ -222,7 +275,7 @@ class LocalPool:
             if message is not None and message[0] in ("done", "failed"):
                 seconds = round(time.monotonic() - w.started, 3)
                 done.append(Ended(message[1], DONE if message[0] == "done" else FAILED, message[2], message[3],
-                                  seconds))
+                                  seconds, round(w.job_cpu(), 3)))
                 w.key = None
                 continue
             if message is not None and message[0] == "fatal":
@@ -279,6 +332,11 @@ class DaskCluster:
     def busy(self) -> int:
         return len(self.pending)
 
+    def running(self, cpu: bool = True) -> list[Running]:
+        """The tasks submitted and not ended: wall seconds since submission (their CPU is not known here)."""
+        now = time.monotonic()
+        return [Running(key, now - started, None) for key, started in self.pending.values()]
+
     def submit(self, key: Hashable, job: Any) -> None:
         """Submit ``task(*job)``; the Dask key names the run and ``key`` (a tuple is joined with '-')."""
         name = "-".join(map(str, key)) if isinstance(key, tuple) else str(key)
@@ -312,5 +370,5 @@ class DaskCluster:
         self.client.close()
 
 
-__all__ = ["DIED", "DONE", "FAILED", "TIMEOUT", "ClusterError", "DaskCluster", "Ended", "Executor", "LocalPool",
-           "die_with_parent", "kill_tree", "killed_text"]
+__all__ = ["DIED", "DONE", "FAILED", "STOPPED", "TIMEOUT", "ClusterError", "DaskCluster", "Ended", "Executor",
+           "LocalPool", "Running", "die_with_parent", "kill_tree", "killed_text", "tree_cpu_seconds"]

@@ -8,9 +8,12 @@ itself, tag by tag, so the page is the same page (``tests/test_feedback_html.py`
 and compares them). ``nbgrader_config.py`` selects it for ``GenerateFeedback``, so stock
 ``nbgrader generate_feedback`` and ``zengrad-kit grade`` write the same feedback.
 
-A feedback page is rendered from a submission, so it is hardened last
-(:func:`autograder.screen.page.harden`): a Content-Security-Policy that admits only the
-template's own scripts and MathJax, pinned to one version's directory.
+A feedback page is read offline too (exam-room hubs) and in JupyterLab's HTML viewer, which runs
+no script: its math is MathML made on the server (:mod:`autograder.screen.math`, through the
+``markdown2html`` filter and ``LatexAsMathML``), the templates' MathJax loader is replaced by
+nothing, and long lines wrap (a hidden check's counterexample is one line). It is rendered from a
+submission, so it is hardened last (:func:`autograder.screen.page.harden`): a
+Content-Security-Policy that allows no script at all.
 """
 
 from __future__ import annotations
@@ -24,7 +27,10 @@ from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 from nbformat import NotebookNode
 from traitlets import default
 
-from autograder.screen.page import MATHJAX_URL, directory_of, harden
+from autograder.screen.page import READABLE_CSS, harden, with_style
+
+# the templates import their MathJax loader from this file: ours loads nothing (the math is MathML already)
+NO_MATHJAX = {"mathjax.html.j2": "{%- macro mathjax(url='') -%}{%- endmacro %}"}
 
 NO_ALT = "No description has been provided for this image"
 _TAG_BODY = r"""(?:[^>"']|"[^"]*"|'[^']*')*>"""
@@ -72,17 +78,20 @@ def add_accessibility(html: str) -> tuple[str, int]:
 
 
 class FeedbackExporter(HTMLExporter):
-    """``HTMLExporter`` with its post-render BeautifulSoup pass replaced by :func:`add_accessibility`, hardened."""
+    """``HTMLExporter`` with its post-render BeautifulSoup pass replaced by :func:`add_accessibility`, no MathJax,
+    wrapping lines, hardened to run no script."""
 
-    @default("mathjax_url")
-    def _pinned_mathjax(self) -> str:
-        return MATHJAX_URL  # one version's directory, named in the page's policy (latest.js would look it up)
+    @default("extra_loaders")
+    def _no_mathjax(self) -> list[Any]:
+        from jinja2 import DictLoader
+
+        return [DictLoader(NO_MATHJAX)]
 
     def from_notebook_node(  # type: ignore[override]
         self, nb: NotebookNode, resources: dict[str, Any] | None = None, **kw: Any
     ) -> tuple[str, dict[str, Any]]:
         html, resources = self.render(nb, resources, **kw)
-        html, _ = harden(html, script_sources=[directory_of(self.mathjax_url)])
+        html, _ = harden(with_style(html, READABLE_CSS), scripts=False)
         return html, resources
 
     def render(self, nb: NotebookNode, resources: dict[str, Any] | None = None, **kw: Any

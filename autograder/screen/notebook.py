@@ -106,11 +106,13 @@ def markdown_is_inert(source: str, attachments: dict | None = None) -> bool:
 
 
 def render_markdown(source: str, attachments: dict | None = None) -> str:
-    """Markdown to sanitised HTML, the way nbconvert renders a markdown cell, never raising."""
-    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+    """Markdown to sanitised HTML, the way nbconvert renders a markdown cell (math as MathML), never raising."""
+    from nbconvert.filters.markdown_mistune import MarkdownWithMath
+
+    from autograder.screen.math import MathMLRenderer
 
     try:
-        renderer = IPythonRenderer(escape=False, attachments=attachments or {}, anchor_link_text="¶")
+        renderer = MathMLRenderer(escape=False, attachments=attachments or {}, anchor_link_text="¶")
         rendered = MarkdownWithMath(renderer=renderer).render(source)
     except Exception:  # noqa: BLE001 - a missing attachment, a parser fault: show the text
         rendered = "<pre>" + html.escape(source) + "</pre>"

@@ -1,14 +1,15 @@
 """A Content-Security-Policy for every page rendered from a submission: a sanitiser miss still runs nothing.
 
 The rule is one function, :func:`harden`, used for the feedback pages we write (as a ``<meta>``
-policy) and for formgrader's pages (as a header, by :mod:`.server`):
+policy, allowing no script at all: their math is MathML) and for formgrader's pages (as a header,
+by :mod:`.server`):
 
 * the only inline scripts allowed are those of the page's ``<head>``, which the instructor's
   template writes (a submission's content is only ever rendered into ``<body>``); each is
-  allowed by its SHA-256 hash, so the same page always gets the same policy;
-* external scripts only from the locations the caller names (MathJax's pinned directory on
-  cdnjs; formgrader's own ``/formgrader/static/``), and inline event handlers only if their exact
-  text is one the template uses (``'unsafe-hashes'``);
+  allowed by its SHA-256 hash, so the same page always gets the same policy (feedback pages: none);
+* external scripts only from the locations the caller names (formgrader's own
+  ``/formgrader/static/`` and MathJax's pinned directory, which formgrader's own script needs),
+  and inline event handlers only if their exact text is one the template uses (``'unsafe-hashes'``);
 * no ``eval`` (MathJax's ``text/x-mathjax-config`` block, which it would ``eval``, becomes a hashed
   ordinary script), no plugins, frames, forms, workers, ``<base>``; images and fonts from ``data:``
   (and MathJax's fonts), connections only where the caller allows (formgrader's own API).
@@ -36,6 +37,14 @@ _TYPE = re.compile(r"""\btype\s*=\s*["']?([^"'\s>]+)""", re.I)
 _SRC = re.compile(r"""\bsrc\s*=\s*["']([^"']+)["']""", re.I)
 _MATHJAX_CONFIG = re.compile(r"""(<script\b[^>]*?)\s+type\s*=\s*["']text/x-mathjax-config["']""", re.I)
 _MATHJAX_LATEST = re.compile(r"(/mathjax/\d+(?:\.\d+)*/)latest\.js", re.I)
+# a page's long lines wrap: a hidden check's message (counterexample, hint) is one line, and JupyterLab's HTML
+# viewer cuts what overflows; wide display math scrolls in its own box instead of widening the page
+READABLE_CSS = """
+pre, .output_area pre, .jp-OutputArea-output pre, .jp-RenderedText pre, div.input_area pre {
+  white-space: pre-wrap; overflow-wrap: anywhere; word-break: normal; }
+div.output_subarea, .jp-OutputArea-output { overflow-x: visible; max-width: 100%; }
+math[display="block"] { overflow-x: auto; max-width: 100%; }
+"""
 _NOT_JS = {"text/x-mathjax-config", "application/json", "application/ld+json", "text/template", "text/plain",
            "application/vnd.jupyter.widget-state+json", "application/vnd.jupyter.widget-view+json"}
 
@@ -69,20 +78,31 @@ def policy(script_hashes: Iterable[str], script_sources: Iterable[str] = (), han
     return "; ".join(d.strip() for d in directives)
 
 
+def with_style(html: str, css: str) -> str:
+    """The page with ``css`` as the last stylesheet of its ``<head>`` (so it wins over the template's)."""
+    end = _HEAD_END.search(html)
+    tag = f"<style>{css}</style>\n"
+    return html[: end.start()] + tag + html[end.start():] if end else tag + html
+
+
 def harden(html: str, script_sources: Iterable[str] = (), handler_hashes: Iterable[str] = (),
            connect: Iterable[str] = (), images: Iterable[str] = (), meta: bool = True,
-           script_hashes: Iterable[str] = ()) -> tuple[str, str]:
+           script_hashes: Iterable[str] = (), scripts: bool = True) -> tuple[str, str]:
     """(page, policy): the page with MathJax's config block made a plain script, and its policy.
 
     ``script_hashes``: further inline scripts the caller vouches for (constant texts of its templates).
-    With ``meta`` the policy is inserted as the ``<head>``'s first element after the charset, before
-    any script and any content; otherwise the caller sends it as a header.
+    Without ``scripts`` the head's scripts (the template's: loaders a page without script does not
+    need) are removed and none is allowed (with no ``script_sources``: ``script-src 'none'``). With
+    ``meta`` the policy is inserted as the ``<head>``'s first element after the charset, before any
+    script and any content; otherwise the caller sends it as a header.
     """
     end = _HEAD_END.search(html)
     head_end = end.start() if end else 0
     # MathJax's config block becomes an ordinary (hashed) script; its latest.js loader, which would look
     # up and load another version from elsewhere, becomes that directory's own MathJax.js
     head = _MATHJAX_LATEST.sub(r"\1MathJax.js", _MATHJAX_CONFIG.sub(r"\1", html[:head_end]))
+    if not scripts:
+        head = _SCRIPT.sub("", head)
     hashes = []
     for m in _SCRIPT.finditer(head):
         attrs, body = m.group(1), m.group(2)

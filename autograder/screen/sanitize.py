@@ -3,11 +3,12 @@
 What survives is what a grader needs to read a notebook: text and its structure (paragraphs,
 headings, lists, code, quotes, tables), emphasis, links a person may click (http, https,
 mailto, in-page anchors), images embedded as data (PNG, JPEG, GIF, WebP, SVG-as-image, which
-cannot run script), and the TeX source of math for MathJax. Everything else is removed:
-scripts and their content, event handlers, ``style`` elements, ``id``/``name`` attributes (DOM
-clobbering, e.g. ``<a id="MathJax">``), classes except those markdown and pygments produce,
-iframes, objects, forms, meta, base, link, SVG and MathML elements, and every URL that would
-make the page fetch anything by itself.
+cannot run script), and presentation MathML (what :mod:`.math` makes of LaTeX: the browser lays it
+out, no script needed). Everything else is removed: scripts and their content, event handlers,
+``style`` elements and attributes, ``id``/``name`` attributes (DOM clobbering), classes except
+those markdown and pygments produce, iframes, objects, forms, meta, base, link, SVG, the MathML
+elements that load or embed anything (``mglyph``, ``annotation-xml``, ``maction``, ``semantics``)
+and MathML ``href``, and every URL that would make the page fetch anything by itself.
 """
 
 from __future__ import annotations
@@ -25,9 +26,24 @@ TEXT_TAGS = {
     "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "samp", "small", "span", "strong", "sub", "summary",
     "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "tt", "u", "ul", "var",
 }
+# presentation MathML: layout only (MathML Core); no element that loads (mglyph) or embeds (annotation-xml) anything
+MATHML_TAGS = {
+    "math", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "mfrac", "msqrt", "mroot", "msub", "msup",
+    "msubsup", "munder", "mover", "munderover", "mmultiscripts", "mprescripts", "none", "mtable", "mtr", "mtd",
+    "mstyle", "mpadded", "mphantom", "menclose", "merror",
+}
+# layout attributes; values are lengths, numbers, keywords and colours (no URL, no style: see _attribute)
+MATHML_ATTRIBUTES = {
+    "display", "displaystyle", "scriptlevel", "mathvariant", "mathsize", "mathcolor", "mathbackground",
+    "stretchy", "fence", "separator", "form", "lspace", "rspace", "minsize", "maxsize", "largeop",
+    "movablelimits", "symmetric", "accent", "accentunder", "linethickness", "width", "height", "depth", "voffset",
+    "notation", "columnalign", "rowalign", "columnspacing", "rowspacing", "columnlines", "rowlines", "frame",
+    "columnspan", "rowspan",
+}
 # removed together with everything inside them (never shown as text either)
 DROPPED_WITH_CONTENT = {"script", "style", "template", "noscript", "xmp", "noembed", "noframes", "iframe", "object",
-                        "embed", "applet", "svg", "math", "title", "textarea", "select", "option"}
+                        "embed", "applet", "svg", "title", "textarea", "select", "option", "mglyph",
+                        "annotation-xml", "annotation", "maction", "semantics"}
 ATTRIBUTES = {
     "*": {"title", "lang", "dir", "class"},
     "a": {"href"},
@@ -39,6 +55,7 @@ ATTRIBUTES = {
     "ol": {"start", "reversed", "type"},
     "table": {"border"},
     "details": {"open"},
+    **{tag: MATHML_ATTRIBUTES for tag in MATHML_TAGS},
 }
 # classes a renderer of ours puts in (markdown code blocks, pygments tokens, heading anchors, pandas tables)
 _CLASS = re.compile(r"^(?:highlight|hl-[\w+-]+|anchor-link|dataframe|language-[\w+-]+|[a-z]{1,3}[0-9]?)$")
@@ -46,10 +63,14 @@ _NUMBER = re.compile(r"^\d{1,5}%?$")
 _SAFE_LINK = re.compile(r"^(?:https?://|mailto:|#)", re.I)
 _IMAGE_DATA = re.compile(r"^data:image/(png|jpeg|gif|webp|svg\+xml);base64,([A-Za-z0-9+/=\s]+)$", re.I)
 _BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]*$")
+# a MathML value: a length, number, keyword or colour; no ':' or '(' (so no URL, no url(), no expression)
+_MATHML_VALUE = re.compile(r"^[A-Za-z0-9#.%+\- ]{0,64}$")
 
 
 def _attribute(tag: str, attr: str, value: str) -> str | None:
     """Per-value rules nh3's allow-list cannot express."""
+    if tag in MATHML_TAGS and attr in MATHML_ATTRIBUTES:
+        return value if _MATHML_VALUE.match(value) else None
     if attr == "class":
         kept = [c for c in value.split() if _CLASS.match(c)]
         return " ".join(kept) or None
@@ -93,7 +114,7 @@ def is_base64(text: str) -> bool:
 @lru_cache(maxsize=1)
 def _cleaner() -> nh3.Cleaner:
     return nh3.Cleaner(
-        tags=TEXT_TAGS,
+        tags=TEXT_TAGS | MATHML_TAGS,
         clean_content_tags=DROPPED_WITH_CONTENT,
         attributes=ATTRIBUTES,
         attribute_filter=_attribute,

@@ -6,7 +6,9 @@ The local workers are warm: each builds its private course for every assignment 
 so a submission pays only for its own grading. A worker that dies or overruns its backstop is
 killed with its whole process tree (kernel and sandbox) and replaced; its task ends in an error.
 The mechanics are the grading run's (``autograder/grading/executors.py``); this module says
-what a task is and words how it ended.
+what a task is and words how it ended. It also tells the service what runs now (wall seconds and,
+for local workers, CPU seconds of each task), for the submit-time CPU budget and the wait a
+waiting page shows, and stops a task the service sets aside.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from autograder.grading.executors import DONE, FAILED, TIMEOUT, DaskCluster, Ended, LocalPool, killed_text
+from autograder.grading.executors import DONE, FAILED, TIMEOUT, DaskCluster, Ended, LocalPool, Running, killed_text
 from autograder.sandbox.backends import Backend
 from autograder.service.worker import FeedbackResult, grade_for_feedback, warm
 
@@ -33,7 +35,13 @@ class Task:
     levels: dict[str, str]
 
 
-Finished = tuple[str, FeedbackResult | None, str]  # (task name, result, error text if no result)
+class Finished(NamedTuple):
+    """One task's end: its result, or the error text; the CPU seconds it used where known."""
+
+    name: str
+    result: FeedbackResult | None
+    error: str
+    cpu: float | None = None
 
 
 def _grade(task: Task) -> FeedbackResult:
@@ -66,18 +74,28 @@ class LocalExecutor:
     def submit(self, task: Task) -> None:
         self.pool.submit(task.name, task)
 
+    def running(self, cpu: bool = True) -> list[Running]:
+        """The tasks being graded now, with their wall and (``cpu``) CPU seconds so far."""
+        return self.pool.running(cpu)
+
+    def stop(self, name: str) -> float | None:
+        """Stop task ``name`` (worker, kernel and sandbox killed and replaced); the CPU seconds it had used."""
+        ended = self.pool.stop(name)
+        return ended.cpu if ended is not None else None
+
     def poll(self, timeout: float) -> list[Finished]:
         """Wait up to ``timeout`` seconds for workers; the tasks that ended."""
         return [self._finished(e) for e in self.pool.poll(timeout)]
 
     def _finished(self, ended: Ended) -> Finished:
+        name = str(ended.key)
         if ended.how == DONE:
-            return (str(ended.key), ended.result, "")
+            return Finished(name, ended.result, "", ended.cpu)
         if ended.how == FAILED:
-            return (str(ended.key), None, "internal error while grading: " + ended.error[-800:])
+            return Finished(name, None, "internal error while grading: " + ended.error[-800:], ended.cpu)
         if ended.how == TIMEOUT:
-            return (str(ended.key), None, killed_text(self.job_timeout))
-        return (str(ended.key), None, f"the grading worker died (exit {ended.exitcode})")
+            return Finished(name, None, killed_text(self.job_timeout), ended.cpu)
+        return Finished(name, None, f"the grading worker died (exit {ended.exitcode})", ended.cpu)
 
     def close(self) -> None:
         self.pool.close()
@@ -106,15 +124,24 @@ class DaskExecutor:
         self.cluster.submit(task.name, (self.materials[task.material.assignment], task.student, task.files,
                                         task.overrides, task.levels))
 
+    def running(self, cpu: bool = True) -> list[Running]:
+        """The tasks on the cluster now, with their wall seconds (their CPU is not known here)."""
+        return self.cluster.running(cpu)
+
+    def stop(self, name: str) -> float | None:
+        """Cluster tasks are not stopped by the service (the wall-clock backstop is the cluster's)."""
+        return None
+
     def poll(self, timeout: float) -> list[Finished]:
         return [self._finished(e) for e in self.cluster.poll(timeout)]
 
     def _finished(self, ended: Ended) -> Finished:
+        name = str(ended.key)
         if ended.how == DONE:
-            return (str(ended.key), ended.result, "")
+            return Finished(name, ended.result, "")
         if ended.how == TIMEOUT:
-            return (str(ended.key), None, f"grading on the cluster took longer than {self.job_timeout:.0f} s")
-        return (str(ended.key), None, f"grading on the cluster failed: {ended.error}"[:400])
+            return Finished(name, None, f"grading on the cluster took longer than {self.job_timeout:.0f} s")
+        return Finished(name, None, f"grading on the cluster failed: {ended.error}"[:400])
 
     def close(self) -> None:
         self.cluster.close()

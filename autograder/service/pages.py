@@ -2,8 +2,9 @@
 
 Every submission ends with exactly one page per notebook it holds: the graded feedback (with a
 notice: when it was received and graded, how many feedbacks are left in the window, that the final
-grade comes later), or, while it waits, its queue position and expected wait, or why it got no
-grading (superseded, over the rate limit, refused, not a notebook of the assignment). Every
+grade comes later), or, while it waits, its queue position, expected wait and when to fetch again,
+or why it got no grading (superseded, over the rate limit, refused, not a notebook of the
+assignment, set aside for the batch grading because it used more than the submit-time CPU budget). Every
 student-derived string is escaped (:func:`~autograder.screen.text.html_text`); the notice pages carry a
 policy that runs nothing, and a graded page keeps the policy the feedback exporter gave it.
 """
@@ -16,8 +17,9 @@ import re
 from autograder.screen.text import html_text
 
 POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'"
+# overflow-wrap: a long reason (a path, an error) wraps instead of being cut off in JupyterLab's HTML viewer
 STYLE = ("border:2px solid #4c72b0;border-radius:6px;background:#eef3fb;padding:.8em 1.2em;margin:1em auto;"
-         "max-width:60em;font-family:sans-serif;color:#111")
+         "max-width:60em;font-family:sans-serif;color:#111;white-space:normal;overflow-wrap:anywhere")
 _BODY = re.compile(r"<body[^>]*>", re.I)
 
 
@@ -69,15 +71,45 @@ def graded_notice(assignment: str, received: str, graded_at: str, left: int | No
     return notice(lines, "graded")
 
 
-def waiting_page(assignment: str, received: str, position: int, wait_seconds: float, grading: bool) -> str:
+def duration(seconds: float) -> str:
+    """A wait for a person, rounded as a person would say it: ``about 25 seconds``, ``about 3 minutes``."""
+    if seconds < 90:
+        return f"about {max(5, round(seconds / 5) * 5):.0f} seconds"
+    return f"about {round(seconds / 60):.0f} minutes"
+
+
+def waiting_page(assignment: str, received: str, position: int, wait_seconds: float, grading: bool,
+                 fetch_at: str, busy: int = 0, workers: int = 1) -> str:
+    """The placeholder while a submission waits: where it is, the expected wait, and when to fetch again.
+
+    ``wait_seconds`` is the service's estimate from the gradings running now (see ``Service.expected_waits``);
+    ``fetch_at`` (ISO time) is when its feedback should be there.
+    """
     if grading:
-        state = "It is being graded now; fetch your feedback again in a minute."
+        state = f"It is being graded now; expected to be done in {duration(wait_seconds)}."
     else:
         plural = position != 1
         ahead = f"{position} submission{'s' if plural else ''} of other students {'are' if plural else 'is'}"
-        state = (f"It is waiting to be graded: {ahead} ahead of it; expected wait about "
-                 f"{max(5, round(wait_seconds / 5) * 5):.0f} seconds. Fetch your feedback again after that.")
-    return page("Feedback: waiting", notice([received_line(assignment, received), state], "waiting"))
+        graders = f"{busy} of {workers} grader{'s' if workers != 1 else ''} {'are' if busy != 1 else 'is'} busy"
+        state = (f"It is waiting to be graded: {ahead} ahead of it and {graders}; "
+                 f"expected wait {duration(wait_seconds)}.")
+    again = (f"Press <em>Fetch Feedback</em> again after {html_text(when(fetch_at))}; until then this page is "
+             "what you get.")
+    return page("Feedback: waiting", notice([received_line(assignment, received), state, again], "waiting"))
+
+
+def deferred_page(assignment: str, received: str, reason: str) -> str:
+    """A submission set aside at submit time: no feedback now, graded with everyone's after the due date.
+
+    ``reason`` is the service's sentence (our text, never the student's): which budget it went over.
+    """
+    return page("Feedback: set aside for grading after the due date", notice([
+        received_line(assignment, received),
+        f"{html_text(reason)}, so it was set aside: there is no feedback for it now. It is kept, and it is graded "
+        "with everyone's submissions after the due date; that grading gives your grade, this feedback never did.",
+        "This usually means a loop that never ends or a computation much slower than needed. Run your notebook "
+        "from the top (Kernel &rarr; Restart Kernel and Run All Cells), see which cell takes long, fix it and "
+        "submit again. It counted as one of your hidden-check feedbacks for this window."], "deferred"))
 
 
 def superseded_page(assignment: str, received: str, reason: str) -> str:

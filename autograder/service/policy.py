@@ -12,12 +12,21 @@ and a choice, per cell, of what a feedback shows before the due date:
 
 After the due date every feedback is ``full`` and unlimited (nothing is left to hill-climb). A
 submission over the limit is still collected and counts for the final grade; its page says when
-the next feedback is available. Example::
+the next feedback is available.
+
+A submission's grading at submit time has a CPU budget (``submit_cpu_seconds``, kernel, checks and
+page together): past it, it is set aside for the batch grading after the due date, so a slow or
+looping submission never holds a worker for long. CPU time decides, so the same submission is set
+aside or not whatever the machine's load; ``submit_wall_seconds`` is only the backstop for one that
+waits without computing. While every worker holds a slow grading, a spare worker grades the next
+submission, so the queue moves before any budget runs out. Example::
 
     c.GradingService.feedbacks_per_window = 3
     c.GradingService.window_minutes = 60
+    c.GradingService.submit_cpu_seconds = 30
     c.GradingService.assignments = {
-        "ps3_mlp": {"feedbacks_per_window": 2, "visibility": {"train_test": "pass-fail"}},
+        "ps3_mlp": {"feedbacks_per_window": 2, "visibility": {"train_test": "pass-fail"},
+                    "submit_cpu_seconds": 60},
     }
 """
 
@@ -42,8 +51,19 @@ class GradingService(Configurable):
     visibility = Unicode("full", help="What a feedback shows of each graded cell before the due date: "
                                       "'full' (message and counterexample), 'pass-fail' or 'none'.").tag(config=True)
     assignments = Dict({}, help="Per assignment: {'feedbacks_per_window': n, 'window_minutes': m, "
-                                "'visibility': {grade_id or '*': level}}.").tag(config=True)
+                                "'visibility': {grade_id or '*': level}, 'submit_cpu_seconds': s}.").tag(config=True)
+    submit_cpu_seconds = Float(60.0, help="CPU seconds one submission's grading may use at submit time (kernel, "
+                                          "checks and page); past that it is set aside for the batch grading after "
+                                          "the due date. 0: no budget.").tag(config=True)
+    submit_wall_seconds = Float(300.0, help="Wall-clock backstop of a submit-time grading (one that waits without "
+                                            "computing); past it, set aside like one over its CPU budget. 0: none."
+                                ).tag(config=True)
     workers = Integer(0, help="Grading worker processes (0: one per core).").tag(config=True)
+    spare_workers = Integer(1, help="Warm workers beyond `workers`, used only while every grading running is slow "
+                                    "(see slow_seconds): a submission waiting behind slow ones is graded at once. "
+                                    "Local workers only.").tag(config=True)
+    slow_seconds = Float(20.0, help="A grading running this long (wall-clock, and at least twice the average) is "
+                                    "slow: the spare workers may take the next submissions.").tag(config=True)
     rescan_seconds = Float(10.0, help="Seconds between full rescans of inbound/ (the safety net under inotify)."
                            ).tag(config=True)
     settle_seconds = Float(1.0, help="A submission is read once nothing in it changed for this long "
@@ -66,16 +86,22 @@ class GradingService(Configurable):
         if bad:
             raise ValueError(f"GradingService.assignments[{assignment!r}]: visibility {bad} is not one of {LEVELS}")
         return Rules(int(own.get("feedbacks_per_window", self.feedbacks_per_window)),
-                     float(own.get("window_minutes", self.window_minutes)), levels)
+                     float(own.get("window_minutes", self.window_minutes)), levels,
+                     float(own.get("submit_cpu_seconds", self.submit_cpu_seconds)))
 
 
 @dataclass(frozen=True)
 class Rules:
-    """One assignment's rate limit and visibility."""
+    """One assignment's rate limit, visibility and submit-time CPU budget."""
 
     per_window: int
     window_minutes: float
     levels: dict[str, str] = field(default_factory=dict)
+    cpu_seconds: float = 0.0  # 0: no budget
+
+    def over_budget(self, cpu: float | None) -> bool:
+        """Whether a grading that used ``cpu`` CPU seconds is set aside (unknown CPU: never by this rule)."""
+        return bool(self.cpu_seconds) and cpu is not None and cpu > self.cpu_seconds
 
     def level(self, grade_id: str, before_due: bool) -> str:
         if not before_due:

@@ -3,7 +3,8 @@
 One loop, one process (plus its grading workers), all state in ``<course>/service/state.db``:
 
 1. **watch** the exchange's ``inbound/`` (inotify through ``watchdog``; a full rescan every
-   ``rescan_seconds`` is the safety net) and record every new name;
+   ``rescan_seconds`` is the safety net) and record every new name; a service started before the
+   first release watches the nearest folder that exists and moves down as soon as ``inbound/`` does;
 2. **collect** a submission once nothing in it changed for ``settle_seconds``: the rules of the
    course's collect (:func:`autograder.exchange.inspect_submission`: whose is it, when was it
    received, what is in it) and its copy (``copy_submission``) into ``service/store/<name>/``;
@@ -11,10 +12,14 @@ One loop, one process (plus its grading workers), all state in ``<course>/servic
 3. **queue** it: per student, round-robin; a newer submission of the same student and assignment
    supersedes one still waiting;
 4. **grade** it with the batch pipeline in a private course (:mod:`autograder.service.worker`),
-   unless the assignment's rate limit says no (:mod:`autograder.service.policy`);
+   unless the assignment's rate limit says no (:mod:`autograder.service.policy`); a grading past
+   its CPU budget (or the wall-clock backstop) is stopped and the submission set aside for the
+   batch grading, and while every worker holds a slow grading a spare worker takes the next
+   submission: slow submissions never hold the queue;
 5. **release** one page per notebook through nbgrader's own ``ExchangeReleaseFeedback``, to the
    file name nbgrader's ``fetch_feedback`` looks for (the submission secret's hash). While a
-   submission waits, that page shows its queue position and expected wait.
+   submission waits, that page shows its queue position, the wait expected from the gradings
+   running now, and when to fetch again.
 
 The instructor's gradebook, ``submitted/``, ``autograded/`` and ``feedback/`` are never written:
 final grades stay batch (``nbgrader collect`` + ``zengrad-kit grade`` after the due date).
@@ -25,7 +30,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
-import hashlib
+import heapq
 import json
 import os
 import shutil
@@ -43,10 +48,15 @@ from autograder.exchange.filetypes import FileTypes
 from autograder.grading.discover import assignment_notebooks
 from autograder.sandbox.backends import SandboxUnavailable
 from autograder.service import pages
-from autograder.service.executor import DaskExecutor, LocalExecutor, Task
+from autograder.service.executor import DaskExecutor, Finished, LocalExecutor, Task
 from autograder.service.policy import GradingService, due_date
 from autograder.service.state import Row, State
 
+<<<<<<< HEAD
+=======
+FORGED = "in someone else's name"
+RELEASE_SECONDS = 1.0  # from a grading's end to its page in the exchange (the waiting page's estimate adds it)
+>>>>>>> pages
 PAUSE_ENV = "ZENGRAD_SERVICE_PAUSE_AT"  # tests: stop at a named step so a kill -9 lands exactly there
 
 
@@ -133,12 +143,14 @@ class Service:
         self.job_timeout = default_job_timeout(cfg)
         self.scheduler = scheduler
         self.workers = workers or self.settings.workers or (len(os.sched_getaffinity(0)) or 1)
+        self.spare = 0 if scheduler else max(0, self.settings.spare_workers)  # see _may_start
         self.executor: Any = None
         self.wake = threading.Event()
         self.stop = threading.Event()
         self.observer: Any = None
+        self._watch_at: tuple[Path, Any] | None = None  # (folder watched, its watchdog handle)
         self._due: dict[str, tuple[float, dt.datetime | None]] = {}
-        self._written: dict[str, str] = {}  # page path -> digest of what the waiting page said last
+        self._written: dict[str, str] = {}  # page slot -> what the waiting page said last (position, state, time)
         self._last_status = ""
         self._secrets: dict[tuple[str, str], tuple[str | None, list[str]]] = {}
 
@@ -175,32 +187,58 @@ class Service:
             self.executor = DaskExecutor(self.scheduler, list(self.materials.values()), self.job_timeout, backend)
             self.workers = self.executor.size
         else:
-            self.executor = LocalExecutor(materials, self.overrides, self.workers, self.job_timeout,
+            self.executor = LocalExecutor(materials, self.overrides, self.workers + self.spare, self.job_timeout,
                                           self.dir / "logs")
         self._watch()
         self.log(f"serving {self.course_id} ({', '.join(self.assignments)}): watching {self.inbound}, "
-                 f"{self.workers} worker(s){' on ' + self.scheduler if self.scheduler else ''}")
+                 f"{self.workers} worker(s){' on ' + self.scheduler if self.scheduler else ''}"
+                 f"{f' and {self.spare} spare' if self.spare else ''}")
 
     def _watch(self) -> None:
-        if not self.inbound.is_dir():
-            self.log(f"{self.inbound} does not exist yet: rescanning every {self.settings.rescan_seconds:g} s")
-            return
-        try:
-            from watchdog.events import FileSystemEventHandler
-            from watchdog.observers import Observer
-        except ImportError:
-            self.log("watchdog is not installed: rescanning only")
-            return
-        wake = self.wake
+        """Watch ``inbound/`` (recursively); until it exists, the nearest folder above it that does.
 
-        class Handler(FileSystemEventHandler):
-            def on_any_event(self, event: Any) -> None:
-                wake.set()
+        Called every turn: when the first ``release_assignment`` makes ``exchange/<course>/inbound``,
+        the watch on the folder above wakes the loop and moves down, so the service never waits for
+        a rescan (nor a restart) to see submissions.
+        """
+        if self._watch_at is not None and self._watch_at[0] == self.inbound:
+            return
+        if self.observer is None:
+            try:
+                from watchdog.events import FileSystemEventHandler
+                from watchdog.observers import Observer
+            except ImportError:
+                self.log("watchdog is not installed: rescanning only")
+                self._watch_at = (self.inbound, None)
+                return
+            wake = self.wake
 
-        self.observer = Observer()
-        self.observer.schedule(Handler(), str(self.inbound), recursive=True)
-        self.observer.daemon = True
-        self.observer.start()
+            class Handler(FileSystemEventHandler):
+                def on_any_event(self, event: Any) -> None:
+                    wake.set()
+
+            self._handler = Handler()
+            self.observer = Observer()
+            self.observer.daemon = True
+            self.observer.start()
+        while True:  # down to the deepest folder that exists (one may appear while the watch moves)
+            target = next(p for p in (self.inbound, *self.inbound.parents) if p.is_dir())
+            if self._watch_at is not None and self._watch_at[0] == target:
+                return
+            if self._watch_at is not None:
+                self.observer.unschedule(self._watch_at[1])
+            try:
+                handle = self.observer.schedule(self._handler, str(target), recursive=target == self.inbound)
+            except OSError as exc:
+                self.log(f"cannot watch {target} ({exc}): rescanning every {self.settings.rescan_seconds:g} s")
+                self._watch_at = (self.inbound, None)
+                return
+            self._watch_at = (target, handle)
+            if target == self.inbound:
+                self.log(f"watching {self.inbound}")
+                self.wake.set()  # anything submitted before the watch is picked up by this turn's scan
+            else:
+                self.log(f"{self.inbound} does not exist yet: watching {target} for it")
 
     def close(self) -> None:
         if self.observer is not None:
@@ -275,10 +313,24 @@ class Service:
         due = cached[1]
         return due is None or dt.datetime.fromisoformat(received) <= due
 
+    def _slow_after(self) -> float:
+        """Wall seconds after which a running grading counts as slow (for the spare workers)."""
+        avg = float(self.state.get_meta("avg_seconds", "0") or 0)
+        return max(self.settings.slow_seconds, 2 * avg)
+
+    def _may_start(self) -> bool:
+        """Whether another grading may start now: up to ``workers`` at once, and a spare worker's only while every
+        grading running is slow (wall-clock decides only where work runs, never a result)."""
+        running = self.executor.running(cpu=False)
+        if len(running) < self.workers:
+            return True
+        slow = self._slow_after()
+        return len(running) < self.workers + self.spare and all(r.seconds >= slow for r in running)
+
     def dispatch(self) -> int:
         """Hand queued submissions to free workers, round-robin over students; how many."""
         sent = 0
-        while self.executor.free() > 0:
+        while self.executor.free() > 0 and self._may_start():
             row = self.state.next_job()
             if row is None:
                 break
@@ -306,11 +358,18 @@ class Service:
         return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
                 if p.is_file() and p.name != "submission_secret.txt"}
 
-    def finish(self, finished: list[tuple[str, Any, str]]) -> None:
-        """Store each ended task's pages, then mark it graded (in that order: a crash between regrades it)."""
-        for name, result, error in finished:
+    def finish(self, finished: list[Finished]) -> None:
+        """Store each ended task's pages, then mark it graded (in that order: a crash between regrades it).
+
+        A task that ended over its CPU budget is set aside like one stopped there, so whether a
+        submission gets feedback does not depend on when the loop looked.
+        """
+        for name, result, error, cpu in finished:
             row = self.state.row(name)
             if row is None or row.state != "grading":
+                continue
+            if self.settings.rules(row.assignment).over_budget(cpu):
+                self._defer(row, cpu)
                 continue
             if result is None:
                 outcome = {"status": "error", "error_kind": "worker-crashed", "message": error, "cells": []}
@@ -322,8 +381,39 @@ class Service:
                 self.state.set_meta("avg_seconds", f"{0.7 * avg + 0.3 * result.seconds:.3f}")
             outcome.pop("log", None)
             self.state.graded(name, outcome)
+            used = f" ({result.seconds:.1f} s, {cpu:.1f} CPU s)" if result is not None and cpu is not None else ""
             self.log(f"graded {name}: {outcome.get('status')} {outcome.get('score', 0):g}/"
-                     f"{outcome.get('max_score', 0):g}")
+                     f"{outcome.get('max_score', 0):g}{used}")
+
+    def enforce_budgets(self) -> int:
+        """Stop every grading past its CPU budget or the wall-clock backstop; set it aside. How many."""
+        wall = self.settings.submit_wall_seconds
+        done = 0
+        for run in self.executor.running():
+            row = self.state.row(str(run.key))
+            if row is None or row.state != "grading":
+                continue
+            over_cpu = self.settings.rules(row.assignment).over_budget(run.cpu)
+            if not over_cpu and not (wall and run.seconds > wall):
+                continue
+            cpu = self.executor.stop(row.name)
+            if cpu is None:
+                continue  # not stoppable from here (a cluster task): the cluster's backstop ends it
+            self._defer(row, cpu if over_cpu else None, run.seconds)
+            done += 1
+        return done
+
+    def _defer(self, row: Row, cpu: float | None, seconds: float = 0.0) -> None:
+        """Set a submission aside for the batch grading; its page says why."""
+        if cpu is not None:
+            budget = self.settings.rules(row.assignment).cpu_seconds
+            reason = f"Grading it used more than the {budget:g} CPU seconds a submission gets at submit time"
+            self.log(f"SET ASIDE {row.name}: {cpu:.1f} CPU seconds, over the budget of {budget:g}")
+        else:
+            wall = self.settings.submit_wall_seconds
+            reason = f"Grading it took longer than {wall:g} seconds, the longest a submission may take at submit time"
+            self.log(f"SET ASIDE {row.name}: {seconds:.0f} s of wall-clock time, over the backstop of {wall:g}")
+        self.state.defer(row.name, reason)
 
     # ------------------------------------------------------------------------------------------ release
     def _secret_and_notebooks(self, row: Row) -> tuple[str | None, list[str]]:
@@ -355,6 +445,8 @@ class Service:
             return pages.refused_page(row.assignment, row.reason) if row.page else None
         if row.state == "superseded":
             return pages.superseded_page(row.assignment, row.received, row.reason)
+        if row.state == "deferred":
+            return pages.deferred_page(row.assignment, row.received, row.reason)
         if not row.counted:
             rules = self.settings.rules(row.assignment)
             return pages.over_limit_page(row.assignment, row.received, rules.per_window, rules.window_minutes,
@@ -431,20 +523,72 @@ class Service:
             done += 1
         return done
 
-    def refresh_waiting(self) -> None:
-        """The page of every submission still waiting: its queue position and expected wait."""
+    def _remaining(self, row: Row, seconds: float, cpu: float | None, avg: float) -> float:
+        """Seconds a grading that has run ``seconds`` (and used ``cpu``) is expected to go on.
+
+        Up to the average, the rest of the average. Past it, about as long again as it has run
+        (a long job tends to stay long), never beyond where its CPU budget (at the CPU rate it has
+        had) or the wall-clock backstop stops it.
+        """
+        if seconds < avg:
+            return avg - seconds
+        bounds = [seconds]
+        budget = self.settings.rules(row.assignment).cpu_seconds
+        if budget and cpu is not None and cpu > 0:
+            bounds.append(max(0.0, budget - cpu) / max(cpu / max(seconds, 1e-3), 0.05))
+        if self.settings.submit_wall_seconds:
+            bounds.append(max(0.0, self.settings.submit_wall_seconds - seconds))
+        return min(bounds)
+
+    def expected_waits(self) -> dict[str, float]:
+        """Seconds until each grading or queued submission's page is final, from the gradings running now.
+
+        Each worker is free when its grading is expected to end (:meth:`_remaining`), a spare one
+        when every grading running is slow; the queue is laid onto the workers in the order it will
+        be served, each grading taking the average.
+        """
         avg = float(self.state.get_meta("avg_seconds", "0") or 0) or 15.0
+        now = time.time()
+        running = {str(r.key): r for r in self.executor.running()}
+        waits: dict[str, float] = {}
+        for row in self.state.rows("state='grading'"):
+            run = running.get(row.name)
+            seconds = run.seconds if run else max(0.0, now - (row.started or now))
+            waits[row.name] = self._remaining(row, seconds, run.cpu if run else None, avg)
+        free = sorted(waits.values())[: self.workers]
+        free += [0.0] * max(0, self.workers - len(free))
+        if self.spare and len(waits) >= self.workers:
+            slow = self._slow_after()
+            spare_at = max(0.0, *(slow - r.seconds for r in running.values()))
+            free += [spare_at] * max(0, self.workers + self.spare - len(waits))
+        heapq.heapify(free)
+        for row in self.state.queue_order():
+            start = heapq.heappop(free)
+            waits[row.name] = start + avg
+            heapq.heappush(free, start + avg)
+        return {name: wait + RELEASE_SECONDS for name, wait in waits.items()}
+
+    def refresh_waiting(self) -> None:
+        """The page of every submission still waiting: its queue position, expected wait, when to fetch again."""
         order = self.state.queue_order()
-        for row in [*self.state.rows("state='grading'"), *order]:
-            grading = row.state == "grading"
-            position = 0 if grading else sum(1 for r in order[: order.index(row)] if r.student != row.student)
-            ahead = 0 if grading else order.index(row)
-            wait = (ahead // max(1, self.workers) + 1) * avg + (avg / 2 if self.executor.busy() else 0)
+        waits = self.expected_waits()
+        grading = self.state.rows("state='grading'")
+        now = time.time()
+        for row in [*grading, *order]:
+            being_graded = row.state == "grading"
+            position = 0 if being_graded else sum(1 for r in order[: order.index(row)] if r.student != row.student)
+            wait = waits.get(row.name, 0.0)
+            fetch_at = now + wait
             secret, notebooks = self._secret_and_notebooks(row)
             if not secret:
                 continue
-            text = pages.waiting_page(row.assignment, row.received, position, wait, grading)
-            key = hashlib.sha256(text.encode()).hexdigest()
+            # the page is written again when what it says changes, its time to fetch by more than a few seconds
+            key = f"{position}/{being_graded}/{len(grading)}/{round(fetch_at / 10)}"
+            if all(self._written.get(f"{row.name}/{nb}") == key for nb in notebooks):
+                continue
+            text = pages.waiting_page(row.assignment, row.received, position, wait, being_graded,
+                                      dt.datetime.fromtimestamp(fetch_at, dt.UTC).isoformat(),
+                                      min(len(grading), self.workers), self.workers)
             for nb in notebooks:
                 slot = f"{row.name}/{nb}"
                 if self._written.get(slot) == key:
@@ -462,6 +606,8 @@ class Service:
                 "queue": [{"name": r.name, "student": r.student, "assignment": r.assignment, "received": r.received}
                           for r in order],
                 "grading": [r.name for r in self.state.rows("state='grading'")],
+                "running": [{"name": str(r.key), "seconds": round(r.seconds), "cpu": None if r.cpu is None
+                             else round(r.cpu)} for r in self.executor.running()],
                 "avg_seconds": float(self.state.get_meta("avg_seconds", "0") or 0)}
         text = json.dumps(data, indent=1, sort_keys=True)
         if text != self._last_status:
@@ -471,9 +617,11 @@ class Service:
     # --------------------------------------------------------------------------------------------- loop
     def step(self, wait: float) -> None:
         """One turn of the loop: scan, collect, dispatch, release, pages, status; then wait for news."""
+        self._watch()
         self.scan()
         self.collect()
         self.dispatch()
+        self.enforce_budgets()
         self.release()
         self.refresh_waiting()
         self.write_status()

@@ -5,6 +5,7 @@ Every inbound submission is one row, keyed by its ``inbound/`` name, that moves 
     seen -> queued -> grading -> graded -> (released)
          \\-> refused            (inspect said no; released if the student may see why)
     queued -> superseded         (a newer submission of the same student and assignment arrived)
+    grading -> deferred          (over the submit-time CPU budget: set aside for the batch grading)
 
 Each step is one transaction. After a crash, :meth:`State.recover` puts rows that were being
 graded back in the queue (grading is deterministic: the regrade gives the same result) and every
@@ -33,7 +34,7 @@ CREATE TABLE IF NOT EXISTS submissions (
     assignment TEXT NOT NULL DEFAULT '',
     received TEXT NOT NULL DEFAULT '', -- time of receipt, ISO UTC, by the kernel's clock
     seen REAL NOT NULL,             -- when the service first saw it (unix time)
-    state TEXT NOT NULL,            -- seen | queued | grading | graded | refused | superseded
+    state TEXT NOT NULL,            -- seen | queued | grading | graded | refused | superseded | deferred
     reason TEXT NOT NULL DEFAULT '',
     page INTEGER NOT NULL DEFAULT 1, -- 0: release nothing (a submission in someone else's name)
     counted INTEGER,                -- NULL: not decided; 1: hidden-check feedback; 0: over the rate limit
@@ -50,7 +51,7 @@ CREATE TABLE IF NOT EXISTS turns (student TEXT PRIMARY KEY, turn INTEGER NOT NUL
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-FINAL = ("graded", "refused", "superseded")
+FINAL = ("graded", "refused", "superseded", "deferred")
 
 
 @dataclass
@@ -198,12 +199,18 @@ class State:
             db.execute("UPDATE submissions SET state='graded', outcome=?, finished=? WHERE name=? AND state='grading'",
                        (json.dumps(outcome, sort_keys=True), time.time(), name))
 
+    def defer(self, name: str, reason: str) -> None:
+        """Set a submission being graded aside for the batch grading (it used more than the submit-time budget)."""
+        with self.transaction() as db:
+            db.execute("UPDATE submissions SET state='deferred', reason=?, finished=? WHERE name=? AND state='grading'",
+                       (reason, time.time(), name))
+
     def released(self, name: str) -> None:
         with self.transaction() as db:
             db.execute("UPDATE submissions SET released=? WHERE name=?", (time.time(), name))
 
     def to_release(self) -> list[Row]:
-        return self.rows("state IN ('graded', 'refused', 'superseded') AND released IS NULL")
+        return self.rows("state IN ('graded', 'refused', 'superseded', 'deferred') AND released IS NULL")
 
     def recover(self) -> int:
         """After a crash: submissions that were being graded go back to the queue; how many."""
