@@ -52,11 +52,7 @@ from autograder.service.executor import DaskExecutor, Finished, LocalExecutor, T
 from autograder.service.policy import GradingService, due_date
 from autograder.service.state import Row, State
 
-<<<<<<< HEAD
-=======
-FORGED = "in someone else's name"
 RELEASE_SECONDS = 1.0  # from a grading's end to its page in the exchange (the waiting page's estimate adds it)
->>>>>>> pages
 PAUSE_ENV = "ZENGRAD_SERVICE_PAUSE_AT"  # tests: stop at a named step so a kill -9 lands exactly there
 
 
