@@ -75,7 +75,9 @@ def as_user(user: str, cmd: list[str], cwd: Path | str = "/", timeout: float = 6
     """``cmd`` as a unix user, the way a shell of theirs would run it (setpriv, their groups and home)."""
     base = {"PATH": f"{VENV}/bin:/usr/local/bin:/usr/bin:/bin", "HOME": f"/home/{user}", "USER": user,
             "LANG": "C.UTF-8"}
-    return run(["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--", *cmd], timeout=timeout,
+    # through env: setpriv execs with root's capabilities still held, env as the user (as a shell would)
+    return run(["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--", "/usr/bin/env", "--", *cmd],
+               timeout=timeout,
                cwd=cwd, env={**base, **(env or {})})
 
 

@@ -45,9 +45,14 @@ class Account:
         return cls(pw.pw_name, pw.pw_uid, pw.pw_gid, Path(pw.pw_dir))
 
     def setpriv(self) -> list[str]:
-        """The prefix that runs a command as this user, with this user's groups (root only)."""
+        """The prefix that runs a command as this user, with this user's groups (root only).
+
+        The command is started through ``env``: setpriv itself execs while it still holds root's
+        capabilities, so a program under ``/root`` (mode 700) would start; ``env``, already the
+        user, finds exactly what the user can run (exit 126 otherwise), as a shell would.
+        """
         exe = shutil.which("setpriv") or "setpriv"
-        return [exe, f"--reuid={self.uid}", f"--regid={self.gid}", "--init-groups", "--"]
+        return [exe, f"--reuid={self.uid}", f"--regid={self.gid}", "--init-groups", "--", "/usr/bin/env", "--"]
 
     def run(self, cmd: list[str], timeout: float = 60, cwd: str | Path = "/", env: dict[str, str] | None = None
             ) -> subprocess.CompletedProcess:
