@@ -63,10 +63,15 @@ def leaks(course: Path, state_dir: str = "service") -> list[Finding]:
 
 
 def ownership(course: Path) -> list[Finding]:
-    """Files in the course owned by anyone but the course's owner."""
+    """Files in the course owned by anyone but the course's owner.
+
+    ``__pycache__`` is left out: Python run as root writes byte code there, and a cache its owner
+    cannot rewrite is only not refreshed (Python compiles in memory); nothing fails.
+    """
     owner = course.stat().st_uid
     others: dict[int, list[Path]] = defaultdict(list)
     for dirpath, dirnames, filenames in os.walk(course):
+        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
         for name in dirnames + filenames:
             path = Path(dirpath) / name
             with contextlib.suppress(OSError):
