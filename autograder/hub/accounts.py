@@ -95,18 +95,3 @@ def can_execute(account: Account, python: Path) -> str | None:
     err = (proc.stderr or proc.stdout).strip().splitlines()
     return f"exit {proc.returncode}" + (f": {err[-1]}" if err else "")
 
-
-def inaccessible_parent(account: Account, path: Path) -> Path | None:
-    """The first directory above ``path`` that ``account`` cannot enter, from mode bits (None: all can)."""
-    groups = {g.gr_gid for g in grp.getgrall() if account.name in g.gr_mem} | {account.gid}
-    for parent in reversed(Path(path).resolve().parents):
-        st = parent.stat()
-        if st.st_uid == account.uid:
-            ok = st.st_mode & 0o100
-        elif st.st_gid in groups:
-            ok = st.st_mode & 0o010
-        else:
-            ok = st.st_mode & 0o001
-        if not ok:
-            return parent
-    return None

@@ -79,6 +79,9 @@ def ownership(course: Path) -> list[Finding]:
                 if uid != owner:
                     others[uid].append(path)
     found = []
+    if Account.with_uid(owner) is None:
+        found.append(Finding(BREAK, f"{course} belongs to uid {owner}, which has no account: nobody can grade it as "
+                                    "its owner", f"chown -R GRADER: {course} (or run zengrad-kit hub setup)"))
     for uid, paths in sorted(others.items()):
         found.append(Finding(BREAK, f"{len(paths)} path(s) in {course} belong to {user_name(uid)}, not to the "
                                     f"course's owner {user_name(owner)} (e.g. {paths[0]}): a run as "
@@ -220,6 +223,28 @@ def service(course: Path, cfg: Any) -> list[Finding]:
     return [Finding(OK, f"the grading service runs{detail}")]
 
 
+def students_config(deployment: Deployment) -> list[Finding]:
+    """The students' nbgrader config names this course's exchange; the instructor plugins are locked there."""
+    from autograder.hub.jupyter_files import INSTRUCTOR_PLUGINS, student_config
+
+    folder = Path(deployment.student_jupyter)
+    fix = "run `zengrad-kit hub setup` again (it rewrites the students' config)"
+    config = folder / "nbgrader_config.py"
+    text = config.read_text() if config.exists() else ""
+    if student_config(deployment.course_id, Path(deployment.exchange)) not in text:
+        return [Finding(BREAK, f"{config} does not point students at course {deployment.course_id} on "
+                               f"{deployment.exchange}: their Assignment List shows nothing", fix)]
+    page = folder / "labconfig" / "page_config.json"
+    try:
+        locked = json.loads(page.read_text()).get("lockedExtensions", {})
+    except (OSError, ValueError):
+        locked = {}
+    unlocked = [p for p in INSTRUCTOR_PLUGINS if not locked.get(p)]
+    if unlocked:
+        return [Finding(WARN, f"instructor plugins not locked for students in {page}: {', '.join(unlocked)}", fix)]
+    return [Finding(OK, f"students' config {config}: course {deployment.course_id}, instructor plugins locked")]
+
+
 def diagnose(course: Path) -> list[Finding]:
     from autograder.grading.config import course_config
 
@@ -235,6 +260,8 @@ def diagnose(course: Path) -> list[Finding]:
     found += service(course, cfg)
     if deployment is None:
         found.append(Finding(OK, "no hub setup recorded (hub/hub.json): a one-machine course"))
+    else:
+        found += students_config(deployment)
     return found
 
 

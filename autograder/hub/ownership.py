@@ -50,6 +50,20 @@ def owner_environment(owner: Account, course: Path) -> dict[str, str]:
     return env
 
 
+def with_course(argv: list[str], course: Path) -> list[str]:
+    """``argv`` with its ``--course`` replaced by the absolute path (the run starts in the course directory)."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--course":
+            skip = True
+        elif not arg.startswith("--course="):
+            out.append(arg)
+    return [*out, "--course", str(course)]
+
+
 def reexec_as_owner(course: Path, command: str, argv: list[str]) -> None:
     """If we are root in a course someone else owns, become that user and run ``zengrad-kit ARGV`` again
     (never returns then); raise :class:`OwnerError` when the owner cannot run this interpreter."""
@@ -65,6 +79,6 @@ def reexec_as_owner(course: Path, command: str, argv: list[str]) -> None:
             f"/root) and run: runuser -u {owner.name} -- /srv/zengrad-venv/bin/zengrad-kit {' '.join(argv)}")
     print(f"zengrad-kit: {course} belongs to {owner.name}: running `{command}` as {owner.name}, not root "
           f"(files root writes there would break {owner.name}'s next run)", file=sys.stderr, flush=True)
-    args = [*owner.setpriv(), sys.executable, "-m", "autograder.cli", *argv]
-    os.chdir(course)
+    args = [*owner.setpriv(), sys.executable, "-m", "autograder.cli", *with_course(argv, course)]
+    os.chdir(course)  # the caller's directory may be closed to the owner (/root)
     os.execve(args[0], args, owner_environment(owner, course))  # does not return
