@@ -31,7 +31,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -433,4 +432,3 @@ def test_a_course_on_a_real_hub(hub: Hub, tmp_path: Path, capsys) -> None:
     with capsys.disabled():
         print("\nhub test timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()))
         print(f"  screenshots: {formgrader_shot}, {feedback_shot} (copied to {DOCS_IMG})")
-    sys.stdout.flush()
