@@ -4,6 +4,7 @@ Stock ``nbgrader autograde`` and ``zengrad-kit grade`` both read this file, so
 they run the same pipeline and give the same grades.
 """
 
+import json
 import os
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
@@ -33,11 +34,17 @@ c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-c.CourseDirectory.course_id = "zengrad"
+# `zengrad-kit hub setup` records the course id and the shared exchange in hub/hub.json (autograder/hub/)
+HUB = os.path.join(HERE, "hub", "hub.json")
+hub = {}
+if os.path.exists(HUB):
+    with open(HUB) as fh:
+        hub = json.load(fh)
+c.CourseDirectory.course_id = hub.get("course_id", "zengrad")
 c.CourseDirectory.root = HERE
-# Release and collect through an exchange inside the course, so nothing needs root
-# (a JupyterHub deployment points this at a shared, writable directory instead).
-c.Exchange.root = os.environ.get("ZENGRAD_EXCHANGE", os.path.join(HERE, "exchange"))
+# Release and collect through an exchange inside the course, so nothing needs root; on a hub, the shared
+# exchange hub setup recorded ($ZENGRAD_EXCHANGE, when set, wins over both).
+c.Exchange.root = os.environ.get("ZENGRAD_EXCHANGE", hub.get("exchange", os.path.join(HERE, "exchange")))
 c.Exchange.path_includes_course = True
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".zengrad",
                             # the second wall (zengrad-kit grade keeps only the files the assignment declares):

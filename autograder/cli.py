@@ -8,6 +8,8 @@ Exit statuses (all commands):
   2  usage error: bad arguments, not a course directory, unknown assignment
   3  internal error: the grader failed (e.g. a gradebook write could not be verified)
   4  grade/demo: the sandbox cannot start (bubblewrap missing or not allowed); nothing was graded
+  5  grade/serve: other users can read the course's secrets and its exchange is shared; nothing was done
+     (doctor: exit 1 when something would leak or break grading)
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import re
 import sys
 from pathlib import Path
 
+from autograder.hub.commands import add_parsers as add_hub_parsers
+from autograder.hub.commands import before_grading
 from autograder.results import outcomes as oc
 from autograder.sandbox.backends import BACKENDS, DEFAULT_BACKEND, Unjailed
 
@@ -64,6 +68,9 @@ def cmd_grade(args: argparse.Namespace, overrides: list[str]) -> int:
     from autograder.grading.cluster import ClusterError
 
     course = find_course(args.course)
+    stop = before_grading(course, "grade", args.argv)  # as the course's owner; no leaky shared course
+    if stop is not None:
+        return stop
     try:
         result = grade(course, args.assignments or None, args.student or None, args.workers, overrides,
                        args.job_timeout, feedback=not args.no_feedback, progress=not args.no_progress,
@@ -186,6 +193,9 @@ def cmd_serve(args: argparse.Namespace, overrides: list[str]) -> int:
     from autograder.service import ServiceError, serve
 
     course = find_course(args.course)
+    stop = before_grading(course, "serve", args.argv)
+    if stop is not None:
+        return stop
     try:
         serve(course, overrides, scheduler=args.scheduler or os.environ.get("ZENGRAD_SCHEDULER") or None,
               workers=args.workers, until_idle=args.until_idle)
@@ -196,6 +206,8 @@ def cmd_serve(args: argparse.Namespace, overrides: list[str]) -> int:
         print(f"zengrad-kit: error: {exc}", file=sys.stderr)
         return oc.EXIT_INTERNAL
     return oc.EXIT_OK
+
+
 def cmd_lms(args: argparse.Namespace, overrides: list[str]) -> int:
     """Write an LMS gradebook CSV (Canvas, Moodle, Brightspace) matched against the LMS's own export."""
     from autograder.results.lms import LmsError, export_lms, parse_items, summary
@@ -384,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="report a pair when both students' matched share is at least this (default: 0.7)")
     sim.add_argument("--course")
     sim.set_defaults(func=cmd_similarity)
+    add_hub_parsers(sub)  # hub setup, doctor (autograder/hub/)
     return parser
 
 
@@ -391,7 +404,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``zengrad-kit`` console script."""
     _env()
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args, extra = parser.parse_known_args(argv)
+    args.argv = argv  # grade/serve started as root re-run themselves as the course's owner
     if args.command == "lms":  # argparse leaves ASSIGNMENTs given after an option over: take them back
         args.assignments += [a for a in extra if not a.startswith("-")]
         extra = [a for a in extra if a.startswith("-")]
