@@ -54,6 +54,9 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # else's name, back-dated ones, links, FIFOs and devices (autograder/exchange/); the time of receipt, not the
 # student's clock, is what late penalties see.
 c.ExchangeFactory.collect = "autograder.exchange.OwnerCheckedCollect"
+# On a hub every student is a unix user: every file of a submission must be that student's own (a file the
+# collector owns, such as the instructor's source or a classmate's collected copy, never is).
+c.OwnerCheckedCollect.local_students = not hub
 
 # --- generate_assignment ------------------------------------------------------
 c.ClearSolutions.code_stub = {"python": STUB}  # autograder.release.STUB: every stub fails alike

@@ -13,6 +13,7 @@ import json
 import os
 import pwd
 import secrets
+import shutil
 import stat
 import subprocess
 import sys
@@ -372,3 +373,20 @@ def test_a_lease_cannot_make_collection_wait(inbound: Path, tmp_path: Path) -> N
         holder.kill()
         holder.wait()
     assert refused == f"{ASSIGNMENT}.ipynb could not be opened without waiting (a lease holds it)"
+
+
+def test_a_hub_course_takes_only_students_own_files(tmp_path: Path) -> None:
+    """`zengrad-kit hub setup` records hub/hub.json; the course's config then turns local_students off."""
+    import json as _json
+
+    from autograder.exchange import OwnerCheckedCollect
+    from autograder.grading.config import course_config
+    from tests.course_helpers import REPO
+
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(REPO / "nbgrader_config.py", course)
+    assert OwnerCheckedCollect(config=course_config(course)).local_students is True  # a local course
+    (course / "hub").mkdir()
+    (course / "hub" / "hub.json").write_text(_json.dumps({"course_id": "zengrad", "exchange": str(tmp_path)}))
+    assert OwnerCheckedCollect(config=course_config(course)).local_students is False
