@@ -153,9 +153,17 @@ def serve(course_root: Path, *args: str, timeout: float = 300) -> subprocess.Com
 
 
 def rows(course_root: Path) -> dict[str, dict]:
-    db = sqlite3.connect(course_root / "service" / "state.db")
+    path = course_root / "service" / "state.db"
+    if not path.exists():
+        return {}  # the service has not started yet
+    db = sqlite3.connect(path)
     db.row_factory = sqlite3.Row
-    return {r["name"]: dict(r) for r in db.execute("SELECT * FROM submissions")}
+    try:
+        return {r["name"]: dict(r) for r in db.execute("SELECT * FROM submissions")}
+    except sqlite3.OperationalError:
+        return {}  # its tables are being made
+    finally:
+        db.close()
 
 
 def feedback_files(course_root: Path, names: list[str]) -> list[tuple[str, str]]:
@@ -296,7 +304,7 @@ def test_kill_9_at_any_step_then_restart_gives_exactly_one_feedback(served, step
     assert after["grade_runs"] == (2 if step == "grade" else 1)
     outcome = json.loads(after["outcome"])
     scores = {c["grade_id"]: c["score"] for c in outcome["cells"]}
-    assert scores["mul_test"] == 0 and scores["add_test"] > 0  # the same result as an uninterrupted grading
+    assert scores.get("mul_test") == 0 and scores.get("add_test", 0) > 0, outcome  # as an uninterrupted grading
     assert len(feedback_files(course.root, [name])) == 1
     page = s.feedback_for(PS1, name)
     assert 'data-kind="graded"' in page and page.count('id="zengrad-service"') == 1
