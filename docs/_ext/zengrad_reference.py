@@ -464,8 +464,12 @@ def outcomes_reference() -> str:
     reason_rows = [[code(value), inline(comment), inline(effect(reasons.Reason(value)))]
                    for _, value, comment in _enum_rows(reasons.Reason, path)]
     kind_rows = [[code(value), inline(comment)] for _, value, comment in _enum_rows(reasons.ErrorKind, path)]
-    status_rows = [[code(value), inline(comment)] for _, value, comment in
-                   _module_constants(outcomes_path, r"GRADED|ERROR")]
+    meaning = {outcomes.GRADED: "every cell has the score its code earned; a cell whose check failed earns 0 with "
+                                "a message that says why",
+               outcomes.ERROR: "the grade could not be determined and the instructor is needed; `error_kind` says "
+                               "why, and the cells that could be scored keep their scores"}
+    status_rows = [[code(ast.literal_eval(value)), inline(comment or meaning[ast.literal_eval(value)])]
+                   for _, value, comment in _module_constants(outcomes_path, r"GRADED|ERROR")]
     from autograder.hub import guard
 
     exit_rows = [[code(value), inline(comment)] for path_ in (outcomes_path, REPO / source_path(guard))
@@ -477,6 +481,8 @@ def outcomes_reference() -> str:
         "Every submission gets exactly one outcome: one of these statuses (`status` in `outcomes.json`, "
         "`grades.csv` and `results.json`).\n",
         table(["status", "meaning"], status_rows), "",
+        "`grades.csv` also has `missing` for a student of the gradebook with no submission "
+        f"({code('autograder/results/export.py')}).\n",
         "(reasons-reason)=", "## Why a hidden check ended: `Reason`\n",
         "The `reason` of a verdict (`metadata.zengrad.verdicts` in an autograded notebook, "
         "[the schema](schemas.md)).\n",
