@@ -26,6 +26,7 @@ import io
 import json
 import pkgutil
 import re
+import sys
 import tempfile
 import textwrap
 import tokenize
@@ -35,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))  # document this checkout's code, whatever else the environment has installed
 PROG = "zengrad-kit"
 # Modules of the package that are not modules of the grader: the known-good pieces are plain source executed inside
 # the sandboxed worker, in a student's globals (autograder/checks/pieces/__init__.py), and a __main__ runs a program.
@@ -88,7 +91,12 @@ def rst_to_md(text: str) -> str:
 
 
 def source_path(module: Any) -> str:
-    return Path(inspect.getfile(module)).resolve().relative_to(REPO).as_posix()
+    """A module's file, relative to the checkout (an error that says so when the module comes from elsewhere)."""
+    path = Path(inspect.getfile(module)).resolve()
+    if REPO not in path.parents:
+        raise RuntimeError(f"{module.__name__} was imported from {path}, not from this checkout ({REPO}): the docs "
+                           "describe the checkout's code; build them with its own environment (pip install -e .)")
+    return path.relative_to(REPO).as_posix()
 
 
 def trailing_comments(path: Path) -> dict[int, str]:
