@@ -98,6 +98,12 @@ class Course:
             args += ["--student", student]
         return nbgrader(self.root, *args, check=check, timeout=timeout)
 
+    def grade(self, assignment: str, workers: int = 2, timeout: float = 900) -> subprocess.CompletedProcess:
+        """``zengrad-kit grade`` of every submitted student, in parallel, without feedback pages."""
+        return subprocess.run([sys.executable, "-m", "autograder.cli", "grade", assignment, "--workers", str(workers),
+                               "--no-progress", "--no-feedback"], cwd=self.root, text=True, capture_output=True,
+                              timeout=timeout)
+
     def grades(self, assignment: str) -> dict[str, dict[str, float]]:
         """student -> grade_id -> score, straight from the gradebook."""
         from nbgrader.api import Gradebook

@@ -3,12 +3,15 @@ release, solutions, stubs, classic bugs and regrades, is tests/test_assignments.
 
 from __future__ import annotations
 
+import pytest
+
 from tests.course_helpers import cell, max_points
 
 PS1 = "ps1_operators"
 POINTS = max_points(PS1)
 
 
+@pytest.mark.slow  # a class graded through nbgrader: the contract tier (tests/graded.py)
 def test_warnings_on_stderr_do_not_zero_a_cell(graded) -> None:
     g = graded(PS1)
     assert g.first["noisy"] == POINTS

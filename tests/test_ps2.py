@@ -3,6 +3,8 @@ tests/test_assignments.py): its points, its timeout and recursion messages, its 
 
 from __future__ import annotations
 
+import pytest
+
 from autograder.checks.ps2 import LADDER_CPU
 from autograder.mutants.ps2 import MUTANTS
 from tests.course_helpers import cell, max_points
@@ -31,6 +33,7 @@ def verdicts(g, name: str) -> dict[str, dict]:
     return {v["check_id"]: v for v in g.autograded(name).metadata["zengrad"]["verdicts"]}
 
 
+@pytest.mark.slow  # a class graded through nbgrader: the contract tier (tests/graded.py)
 def test_the_solution_is_checked_by_its_four_checks_quickly(graded) -> None:
     timings = verdicts(graded(PS2), "perfect")
     assert set(timings) == {"ps2.topo", "ps2.deep", "ps2.backward", "ps2.zero_grad"}
@@ -38,6 +41,7 @@ def test_the_solution_is_checked_by_its_four_checks_quickly(graded) -> None:
     assert sum(v["seconds"] for v in timings.values()) < 30  # ~2.5 s on a quiet machine
 
 
+@pytest.mark.slow  # a class graded through nbgrader: the contract tier (tests/graded.py)
 def test_missing_visited_set_is_a_bounded_timeout_with_a_clear_message(graded) -> None:
     topo = verdicts(graded(PS2), student("dedup_without_visited"))["ps2.topo"]
     assert topo["reason"] == "timeout"
@@ -46,6 +50,7 @@ def test_missing_visited_set_is_a_bounded_timeout_with_a_clear_message(graded) -
     assert topo["seconds"] < 5 * LADDER_CPU + 10  # a CPU budget; wall time only bounded by the backstop
 
 
+@pytest.mark.slow  # a class graded through nbgrader: the contract tier (tests/graded.py)
 def test_deep_chain_explains_the_recursion_error(graded) -> None:
     g = graded(PS2)
     deep = verdicts(g, student("recursive_sort"))["ps2.deep"]
@@ -54,9 +59,20 @@ def test_deep_chain_explains_the_recursion_error(graded) -> None:
     assert verdicts(g, "perfect")["ps2.deep"]["passed"]
 
 
-def test_minimal_examples_name_the_graph_and_both_results(graded) -> None:
-    g = graded(PS2)
-    messages = {who: hidden_messages(g, who) for who in map(student, MUTANTS)}
+def test_minimal_examples_name_the_graph_and_both_results() -> None:
+    """Each classic bug's hidden-check message, in process (the same checks nbgrader's pipeline runs)."""
+    from tests.fast_grading import grade_fast, hidden_checks
+
+    checks = hidden_checks(PS2)
+
+    def messages_of(name: str) -> dict[str, str]:
+        verdicts = grade_fast(PS2, MUTANTS[name])
+        return {grade_id: " ".join(verdicts[c].message for c in ids if not verdicts[c].passed)
+                for grade_id, ids in checks.items()}
+
+    named = ("recursive_backward", "not_seeding", "seeding_after_walk", "no_visited_set", "reversed_order",
+             "zero_grad_skips_leaves", "returns_generator", "visited_flag_on_nodes", "seed_accumulates")
+    messages = {student(name): messages_of(name) for name in named}
     assert messages["recursive-backward"]["backward_test"].endswith(
         "On `a = Value(3.0); n1 = a + a; out = n1 + n1`, after out.backward() your a.grad = 8.0, expected 4.0 "
         "(call every node's _backward exactly once, in reverse topological order).")

@@ -69,6 +69,7 @@ def test_train_cases_are_off_every_kink_and_the_reference_trains_them_to_the_tar
     assert train_accuracy(checks.ACCURACY_CASE, weights) >= checks.TRAIN_TARGET + 0.025
 
 
+@pytest.mark.slow  # a class graded through nbgrader: the contract tier (tests/graded.py)
 def test_the_solutions_demo_trains_in_the_kernel_as_shipped(graded) -> None:
     nb = graded(PS3).autograded("perfect")
     demo = "".join(o.get("text", "") for o in cell(nb, "training_demo").outputs)
