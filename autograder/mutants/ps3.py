@@ -24,6 +24,9 @@ MUTANTS = {
                                  "zero_grad_test"),
     "zero_grad_to_none": bug("module_solution", "            p.grad = 0.0", "            p.grad = None",
                              "zero_grad_test"),
+    "zero_grad_dedup_by_data": bug("module_solution", "        for p in self.parameters():\n",
+                                   "        for p in {p.data: p for p in self.parameters()}.values():\n",
+                                   "zero_grad_test"),
     "zero_grad_own_attributes": bug("module_solution", "        for p in self.parameters():",
                                     "        for p in self.w + [self.b]:", "zero_grad_test"),
     # Neuron (neuron_test)

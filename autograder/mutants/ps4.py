@@ -10,6 +10,8 @@ from autograder.mutants import bug
 
 ASSIGNMENT = "ps4_extend"
 
+_POW_GIVEN = ("    if not isinstance(other, Value):\n"
+              "        return self.power(other)   # a constant exponent: problem set 1's ** (given)\n")
 _POW_BASE = "        self.grad += other.data * self.data ** (other.data - 1) * out.grad\n"
 _POW_EXP = "        other.grad += out.data * math.log(self.data) * out.grad\n"
 _SOFTPLUS = "        s = 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))\n"
@@ -38,6 +40,13 @@ MUTANTS = {
     "pow_zero_base_allowed": bug("pow_solution", "    if self.data <= 0:\n", "    if self.data < 0:\n", "pow_test"),
     "pow_error_hides_the_base": bug("pow_solution", 'ValueError(f"a ** b needs a base > 0, got a = {self.data!r}")',
                                     'ValueError("math domain error")', "pow_test"),
+    "pow_number_exponent_wrapped": bug("pow_solution", _POW_GIVEN,
+                                       "    other = other if isinstance(other, Value) else Value(other)\n",
+                                       "pow_test"),
+    "pow_number_exponent_no_domain_check": bug("pow_solution", _POW_GIVEN + "    if self.data <= 0:\n",
+                                               "    number = not isinstance(other, Value)\n"
+                                               "    other = other if isinstance(other, Value) else Value(other)\n"
+                                               "    if self.data <= 0 and not number:\n", "pow_test"),
     "pow_wrong_error_type": bug("pow_solution", "        raise ValueError(", "        raise ArithmeticError(",
                                 "pow_test"),
     # softplus (softplus_test)
@@ -86,6 +95,12 @@ MUTANTS = {
                                  "zero_grad_test"),
     "zero_grad_rebinds_the_loop_variable": bug("optimizer_solution", "            p.grad = 0.0",
                                                "            p = Value(p.data)", "zero_grad_test"),
+    "zero_grad_dedup_by_data": bug("optimizer_solution", "        for p in self.params:\n            p.grad = 0.0",
+                                   "        seen = set()\n        for p in self.params:\n"
+                                   "            if p.data in seen:\n                continue\n"
+                                   "            seen.add(p.data)\n            p.grad = 0.0", "zero_grad_test"),
+    "zero_grad_keyed_by_data": bug("optimizer_solution", "        for p in self.params:\n",
+                                   "        for p in {p.data: p for p in self.params}.values():\n", "zero_grad_test"),
     "zero_grad_to_none": bug("optimizer_solution", "            p.grad = 0.0", "            p.grad = None",
                              "zero_grad_test"),
     # SGD (sgd_test)

@@ -105,6 +105,40 @@ def pow_domain(engine: Engine) -> None:
                                f"{fmt(base)}")
 
 
+# a number exponent is problem set 1's power(), any base: the squares of every squared-error loss
+NUMBER_EXPONENTS = [(-2.0, 2), (-1.5, 3), (0.0, 2), (-0.5, -1), (-3.0, 0), (2.0, 0.5), (-1.25, 2.0)]
+
+
+def pow_number_exponent(engine: Engine) -> None:
+    """``a ** n`` for a number ``n`` is the given ``power()``: defined for a base <= 0 too, with its gradient."""
+    probe = Program()
+    for base, n in NUMBER_EXPONENTS:
+        probe.op("pow", probe.leaf(base), const(n), what=f"a ** {n!r} with a = Value({fmt(base)})")
+    outcome = engine.run(probe)
+    if not outcome.ok:
+        err = outcome.error or {}
+        kind, msg = err.get("type", "Error"), err.get("message", "")
+        shown = probe.step_what(err.get("step")) or "a ** n"
+        if kind == "NotImplementedError":
+            raise StopCheck(f"not implemented yet: {shown} raises NotImplementedError. Replace `raise "
+                            "NotImplementedError()` with your code.", Reason.NOT_IMPLEMENTED)
+        raise CheckFailure(f"{shown} raised {kind}: {msg[:120]}; a number as the exponent goes to the given "
+                           "power() (problem set 1's **, defined for any base): only a Value exponent needs a "
+                           "base > 0")
+    cases = []
+    for base, n in NUMBER_EXPONENTS:
+        graph = Graph()
+        graph.op("pow", graph.leaf(base, "a"), const(n))
+        graph.initial = {0: 0.25}
+        cases.append(GradientCase(graph, 1.5, what=f"a ** {fmt(n)} (a number exponent: the given power())",
+                                  use_fd=base != 0.0 or n >= 1))
+    try:
+        compare_batch(engine, cases)
+    except CheckFailure as failure:
+        raise CheckFailure(failure.message + " (a number exponent goes to the given power(): one input, no log)",
+                           failure.reason) from None
+
+
 def pow_check(engine: Engine) -> None:
     def prop(shape: str, a: float, b: float, aa: float, bb: float, c: float, k: float, g: float, g0: float) -> None:
         graph = pow_graph(shape, aa, bb, c, k) if shape == "(a ** b) ** c" else pow_graph(shape, a, b, c, k)
@@ -119,6 +153,7 @@ def pow_check(engine: Engine) -> None:
         graph = pow_graph("a ** b", a, b, 0.0, 0.0)
         graph.initial = {0: 0.25, 1: 0.25}
         compare(engine, graph, upstream=1.5, use_fd=False, what="a ** b at an extreme input")
+    pow_number_exponent(engine)
     pow_domain(engine)
 
 
