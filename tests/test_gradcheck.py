@@ -343,7 +343,7 @@ def test_a_training_loop_is_told_where_the_losses_part_and_why(shell) -> None:
 
 def test_a_sort_without_a_visited_set_shows_the_message_without_the_harness(shell) -> None:
     out = output_of(shell, "ps2_backprop", "dedup_without_visited", "topo_test")
-    assert out.startswith("RequirementError: your topological_sort read the inputs (_prev)")
+    assert out.startswith("RequirementError: topological_sort read the inputs (_prev) of a 17-node graph\n")
     assert "hint: mark each node visited when you first reach it" in out.split("\n\n")[0]
     assert "def _prev" not in out and "CountingValue.reads" not in out and "Traceback" not in out
     assert "for child in node._prev:" in out  # the student's line that reads the inputs again
@@ -367,8 +367,12 @@ def test_raises_and_requirement_pass_through_what_they_should() -> None:
     assert isinstance(error, ValueError)
     with pytest.raises(gc.RequirementError, match="raised nothing: it returned 1"):
         gc.raises(ValueError, lambda: 1, "one", "must raise")
-    with pytest.raises(AssertionError, match="^the test's own$"), gc.requirement("anything"):
-        raise AssertionError("the test's own")
+    with pytest.raises(gc.RequirementError, match="^the test's own$"), gc.requirement("anything"):
+        raise AssertionError("the test's own")  # the test's own message, shown first
+    explained = gc.GradientCheckError("explained already")
+    with pytest.raises(gc.GradientCheckError) as caught, gc.requirement("anything"):
+        raise explained
+    assert caught.value is explained
     with pytest.raises(gc.RequirementError, match="a requirement\n  your code raised KeyError: 'k'"), \
             gc.requirement("a requirement"):
         {}["k"]

@@ -67,10 +67,13 @@ def _hidden(frame: types.FrameType) -> bool:
 def _student_traceback(exc: BaseException) -> list[str]:
     """Your frames (the cell's line, and where your code raised), formatted by IPython, without the checker's."""
     frames: list[tuple[types.FrameType, int, int]] = []
-    for err in (exc, exc.__cause__):
+    own = not getattr(exc, "_cause_only", False)  # a requirement's block: the lines of its cause say where
+    for err in (exc if own else None, exc.__cause__):
         tb = err.__traceback__ if err is not None else None
         while tb is not None:
-            if not _hidden(tb.tb_frame):
+            where = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+            seen = frames[-1] if frames else None  # a lambda on the line before it: the same line, once
+            if not _hidden(tb.tb_frame) and (seen is None or (seen[0].f_code.co_filename, seen[2]) != where):
                 frames.append((tb.tb_frame, tb.tb_lasti, tb.tb_lineno))
             tb = tb.tb_next
     ipython = sys.modules.get("IPython")
@@ -664,9 +667,10 @@ def _error_lines(requirement: str, exc: BaseException, did: str, hint: str | Non
 class requirement:  # noqa: N801 - used like a function: ``with requirement("..."):``
     """A block of a visible test that checks one requirement of the notebook's text.
 
-    If your code raises inside the block (anything but the test's own ``assert``), the error
-    becomes a :class:`RequirementError` that names the requirement first, then what your code
-    raised and where, instead of a bare ``OverflowError`` pointing at the test's line::
+    If your code raises inside the block, the error becomes a :class:`RequirementError` that names
+    the requirement first, then what your code raised and where, instead of a bare
+    ``OverflowError`` pointing at the test's line; a failing ``assert`` of the test keeps its own
+    message, shown first too::
 
         with requirement("cross_entropy is finite for logits of +-1000 (subtract the largest logit)"):
             loss = cross_entropy([Value(1000.0), Value(-1000.0)], 1)
@@ -680,10 +684,14 @@ class requirement:  # noqa: N801 - used like a function: ``with requirement("...
 
     def __exit__(self, kind: type | None, exc: BaseException | None, tb: object) -> bool:
         __tracebackhide__ = True
-        if exc is None or isinstance(exc, AssertionError) or not isinstance(exc, Exception):
-            return False  # passed, the test's own message, or KeyboardInterrupt and the like
-        raise RequirementError(_wrap(_error_lines(self.text, exc, self.did, self.hint),
-                                     RequirementError)) from exc
+        if exc is None or isinstance(exc, _Explained) or not isinstance(exc, Exception):
+            return False  # passed, explained already, or KeyboardInterrupt and the like
+        if isinstance(exc, AssertionError):  # the test's own message: first, wrapped, then the test's line
+            error = RequirementError(_wrap(str(exc).split("\n") if str(exc) else [self.text], RequirementError))
+        else:
+            error = RequirementError(_wrap(_error_lines(self.text, exc, self.did, self.hint), RequirementError))
+        error._cause_only = True  # not the `with` line: the line in the block, and the student's, say where
+        raise error from exc
 
 
 def raises(error: type[BaseException], call: Callable[[], object], what: str, requirement: str,
