@@ -128,7 +128,6 @@ def unary_check(prefix: str, op: str, values: st.SearchStrategy[float], edges: S
 
 
 # --- a plain function of numbers -------------------------------------------------------------------
-Number = float | int
 Result = float | list[float]
 
 

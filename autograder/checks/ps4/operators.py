@@ -41,8 +41,6 @@ from autograder.reasons import Reason
 
 MAX_HINT = " (" + misconception("cross_entropy: the largest logit not subtracted",
                                 "subtract the largest logit from every logit before exp") + ")"
-
-
 LOG_OF_P_HINT = " (" + misconception(
     "cross_entropy: log of a probability", "a log of a probability that rounds to 0: compute L = log(sum of "
     "exp(z - m)) - (z[target] - m), never log(p[target])") + ")"
@@ -135,9 +133,7 @@ def pow_number_exponent(engine: Engine) -> None:
         if kind == "NotImplementedError":
             raise StopCheck(f"not implemented yet: {shown} raises NotImplementedError. Replace `raise "
                             "NotImplementedError()` with your code.", Reason.NOT_IMPLEMENTED)
-        raise CheckFailure(f"{shown} raised {kind}: {msg[:120]}; a number as the exponent goes to the given "
-                           "power() (problem set 1's **, defined for any base): only a Value exponent needs a "
-                           "base > 0")
+        raise CheckFailure(f"{shown} raised {kind}: {msg[:120]}; {NUMBER_EXPONENT_HINT}")
     cases = []
     for base, n in NUMBER_EXPONENTS:
         graph = Graph()
