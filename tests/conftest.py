@@ -13,6 +13,7 @@ from tests.course_helpers import REPO, CourseTemplate
 from tests.graded import GradedClass, grade_class
 
 
+@pytest.hookimpl(trylast=True)  # after -k/-m have deselected: the items are those the session runs
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Grade only the selected mutants' class when a session selects some mutants' contract tests and nothing else
     that grades that class (``tests/graded.py``'s ``SELECTED``): a focused run of one slow class stays short."""
