@@ -35,7 +35,7 @@ BARE = ("AssertionError", "GradientCheckError", "RequirementError")  # what a fa
 @pytest.fixture(scope="module")
 def visible() -> dict[str, dict[str, dict]]:
     """assignment -> case ("" for the solution, a mutant's name, or "variant:" + a variant's name) ->
-    {"failed": {grade_id: first line}, "seconds": s}."""
+    {"failed": {grade_id: the error, on one line}, "seconds": s}."""
     procs = {a: subprocess.Popen([sys.executable, "-m", "tests.visible", a], cwd=REPO, text=True,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE) for a in ASSIGNMENTS}
     out = {}

@@ -9,7 +9,7 @@ matplotlib figure, graded by nothing) are skipped.
 
 ``python -m tests.visible ASSIGNMENT`` prints one JSON object: for the solution (key
 ``""``), every mutant (its name) and every correct variant (``"variant:" + its name``), the
-test cells that fail and the first line of each error.
+test cells that fail and the start of each error, on one line.
 """
 
 from __future__ import annotations
@@ -38,12 +38,13 @@ class _OutOfTime(BaseException):  # noqa: N818 - raised by the CPU timer inside 
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().split("\n")[0]
+    """The error's name and the start of its message, on one line (a message wrapped at 80 columns joined)."""
+    text = " ".join(str(exc).split())[:300]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def run_case(assignment: str, mutant: Mutant | None, edits: Iterable[tuple[str, str, str]] = ()) -> dict[str, str]:
-    """grade_id -> first line of the error, for every test cell that fails."""
+    """grade_id -> the start of the error (one line), for every test cell that fails."""
     nb = apply_edits(solution_nb(assignment), edits)
     if mutant is not None:
         nb = mutate(nb, mutant.cell, mutant.old, mutant.new)
