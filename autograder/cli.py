@@ -1,5 +1,5 @@
-"""``zengrad-kit``: grade a class, run the demo, regenerate the release, validate a notebook, grades into an LMS,
-flag similar solution code for a human to review.
+"""``zengrad-kit``: grade a class, run the demo, regenerate the release, start a new assignment, validate a notebook,
+grades into an LMS, flag similar solution code for a human to review.
 
 Exit statuses (all commands):
   0  success (grade: every submission graded cleanly; integrity flags do not count)
@@ -111,7 +111,7 @@ def cmd_demo(args: argparse.Namespace, overrides: list[str]) -> int:
 
 
 def cmd_release(args: argparse.Namespace, overrides: list[str]) -> int:
-    from autograder.release import assignments, release
+    from autograder.release import assignments, register, release
 
     course = find_course(args.course)
     known = assignments(course)
@@ -119,6 +119,9 @@ def cmd_release(args: argparse.Namespace, overrides: list[str]) -> int:
     if unknown:
         return _usage(f"unknown assignment(s): {', '.join(unknown)}")
     diffs = release(course, check_only=args.check, only=args.assignments or None)
+    problems = [] if args.check else register(course, args.assignments or known)
+    for problem in problems:
+        print(f"not registered in the gradebook: {problem}", file=sys.stderr)
     if args.check:
         if diffs:
             print("release/ and solutions/ differ from a fresh release:")
@@ -127,7 +130,25 @@ def cmd_release(args: argparse.Namespace, overrides: list[str]) -> int:
             return 1
         print("release/ and solutions/ are up to date")
         return oc.EXIT_OK
-    print("regenerated release/ and solutions/" + (f"; changed: {', '.join(diffs)}" if diffs else " (no changes)"))
+    print("regenerated release/ and solutions/" + (f"; changed: {', '.join(diffs)}" if diffs else " (no changes)")
+          + ("" if problems else "; registered in the gradebook"))
+    return 1 if problems else oc.EXIT_OK
+
+
+def cmd_new(args: argparse.Namespace, overrides: list[str]) -> int:
+    """A new assignment from the authoring template (autograder/authoring.py), released and registered."""
+    from autograder.authoring import AuthoringError, new_assignment
+
+    if overrides:
+        return _usage("new takes no config overrides")
+    course = find_course(args.course)
+    try:
+        made = new_assignment(course, args.name, title=args.title)
+    except AuthoringError as exc:
+        return _usage(str(exc))
+    print(f"made {args.name}:\n  " + "\n  ".join(str(p.relative_to(course)) if p.is_relative_to(course) else str(p)
+                                          for p in made))
+    print(f"next: docs/adding-an-assignment.md; smoke test: zengrad-kit demo --quick --assignment {args.name}")
     return oc.EXIT_OK
 
 
@@ -315,6 +336,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--check", action="store_true", help="write nothing; exit 1 and list differences")
     r.add_argument("--course")
     r.set_defaults(func=cmd_release)
+
+    n = sub.add_parser("new", help="a new assignment from the template: notebook, checks, mutants; released "
+                                   "and registered in the gradebook")
+    n.add_argument("name", metavar="NAME", help="e.g. ps5_trig (its prefix, ps5, names its checks)")
+    n.add_argument("--title", default="a new operator and a function", help="the notebook's title")
+    n.add_argument("--course")
+    n.set_defaults(func=cmd_new)
 
     v = sub.add_parser("validate", help="validate one notebook as a student would")
     v.add_argument("path", metavar="PATH")

@@ -133,3 +133,30 @@ def release(root: Path | None = None, check_only: bool = False, only: list[str] 
             if only is None and (root / kind).exists():  # assignments removed from source/
                 diffs += [f"{kind}/{p.name}/ (no source)" for p in (root / kind).iterdir() if p.name not in names]
         return diffs
+
+
+def register(root: Path, names: list[str]) -> list[str]:
+    """Put the assignments ``names`` (and their notebooks' grade cells) into the course's gradebook.
+
+    What ``nbgrader generate_assignment`` does in the course, without writing ``release/`` there
+    (``release`` keeps it, from a temporary course): ``zengrad-kit grade`` and stock ``nbgrader
+    autograde`` then know the assignment. Returns the problems, one sentence each (nbgrader refuses
+    to change the grade cells of an assignment that has submissions).
+    """
+    problems = []
+    db_url = f"sqlite:///{root.resolve() / 'gradebook.db'}"
+    with tempfile.TemporaryDirectory(prefix="zengrad-register-") as tmp:
+        course = Path(tmp)
+        shutil.copy(root / "nbgrader_config.py", course)
+        (course / "source").mkdir()
+        for name in names:
+            shutil.copytree(root / "source" / name, course / "source" / name)
+            run = subprocess.run(
+                nbgrader_cmd("generate_assignment", name, "--force", "--log-level=ERROR",
+                             f"--CourseDirectory.db_url={db_url}"),
+                cwd=course, env=nbgrader_env(), capture_output=True, text=True,
+            )
+            if run.returncode != 0:
+                last = (run.stderr.strip().splitlines() or ["nbgrader failed"])[-1]
+                problems.append(f"{name}: {last[:300]}")
+    return problems

@@ -20,6 +20,30 @@ from tests.unix import USERS
 ASSIGNMENT = "ps1_operators"
 
 
+@pytest.hookimpl(trylast=True)  # after -k/-m have deselected: the items are those the session runs
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Grade only the selected mutants' class when a session selects some mutants' contract tests and nothing else
+    that grades that class (``tests/graded.py``'s ``SELECTED``): a focused run of one slow class stays short."""
+    from tests import graded
+
+    mutants: dict[str, set[str]] = {}
+    others: set[str] = set()
+    for item in items:
+        if "graded" not in getattr(item, "fixturenames", ()):
+            continue
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        assignment = params.get("assignment")
+        if item.module.__name__.endswith("test_assignments") and "name" in params:
+            mutants.setdefault(assignment, set()).add(params["name"])
+        elif item.module.__name__.endswith("test_assignments") and assignment:
+            continue  # the class-level contract (full marks, stub, regrade) holds for any class
+        else:
+            others.add(assignment or "*")  # another module reads this class's students: grade them all
+    graded.SELECTED.clear()
+    graded.SELECTED.update({a: names for a, names in mutants.items()
+                            if a not in others and "*" not in others and names != set(graded.sample(a))})
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_jupyter(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep Jupyter and IPython from writing into $HOME, and put the venv's bin on PATH (alembic)."""

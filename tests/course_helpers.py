@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,16 @@ def mutate(nb: NotebookNode, grade_id: str, old: str, new: str) -> NotebookNode:
     c = cell(nb, grade_id)
     assert old in c.source, f"{old!r} not in {grade_id}"
     c.source = c.source.replace(old, new)
+    return nb
+
+
+def apply_edits(nb: NotebookNode, edits: Iterable[tuple[str, str, str]]) -> NotebookNode:
+    """A copy of ``nb`` with each (grade_id, old, new) edit applied in turn (``old`` occurring once at its turn)."""
+    nb = copy.deepcopy(nb)
+    for grade_id, old, new in edits:
+        c = cell(nb, grade_id)
+        assert c.source.count(old) == 1, f"{old!r} occurs {c.source.count(old)} times in {grade_id}"
+        c.source = c.source.replace(old, new)
     return nb
 
 

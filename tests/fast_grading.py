@@ -14,13 +14,14 @@ import contextlib
 import io
 import signal
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from autograder.checks import Verdict, run_check
 from autograder.checks.kit import CheckAborted, Program, ProgramResult, ReferenceEngine
 from autograder.mutants import Mutant
 from autograder.preprocessors import CHECK_CALL, is_test_cell
-from tests.course_helpers import REPO, mutate, read_nb, solution_nb
+from tests.course_helpers import REPO, apply_edits, mutate, read_nb, solution_nb
 
 
 def _skipped_cells() -> set[str]:
@@ -77,9 +78,10 @@ def _strip_ipython(source: str) -> str:
     return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
 
 
-def grade_fast(assignment: str, mutant: Mutant | None = None) -> dict[str, Verdict]:
-    """check id -> verdict on the solution notebook, with ``mutant`` applied."""
-    nb = solution_nb(assignment)
+def grade_fast(assignment: str, mutant: Mutant | None = None,
+               edits: Iterable[tuple[str, str, str]] = ()) -> dict[str, Verdict]:
+    """check id -> verdict on the solution notebook, with ``mutant`` (or the ``edits`` of a variant) applied."""
+    nb = apply_edits(solution_nb(assignment), edits)
     if mutant is not None:
         nb = mutate(nb, mutant.cell, mutant.old, mutant.new)
     checks = hidden_checks(assignment)

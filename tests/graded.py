@@ -21,10 +21,11 @@ from pathlib import Path
 from nbformat import NotebookNode
 
 from autograder.mutants import Mutant, catalogue
+from autograder.release import assignments
 from tests.course_helpers import REPO, Course, CourseTemplate, cell, mutate, release_nb, solution_nb
 
 CATALOGUE: dict[str, dict[str, Mutant]] = catalogue()
-ASSIGNMENTS = sorted(p.name for p in (REPO / "source").iterdir() if (p / f"{p.name}.ipynb").is_file())
+ASSIGNMENTS = assignments(REPO)  # every assignment of the course, from source/
 GRADE_SECONDS = 3600  # wall seconds for one grading run of a class (ps3/ps4 notebooks each train a network)
 
 # Submissions besides the catalogue: (solution cell, old, new) edits that keep full marks.
@@ -52,14 +53,26 @@ def sample(assignment: str) -> list[str]:
     return sorted(chosen)
 
 
+# assignment -> the mutants whose contract tests a session selected, when it selected only some and nothing else
+# grades that class (``pytest tests/test_assignments.py -k "ps4 and zero_grad"``): the class is then those
+# students (and the solution, the stub, the extras) instead of the whole sample. Filled by tests/conftest.py.
+SELECTED: dict[str, set[str]] = {}
+
+
+def class_mutants(assignment: str) -> dict[str, Mutant]:
+    """The mutants of the class graded for ``assignment``: the session's selection, else the :func:`sample`."""
+    chosen = SELECTED.get(assignment) or set(sample(assignment))
+    return {n: m for n, m in CATALOGUE[assignment].items() if n in chosen}
+
+
 def student(mutant: str) -> str:
     """The student id of a mutant's submission."""
     return mutant.replace("_", "-")
 
 
 def regraded(assignment: str) -> list[str]:
-    """The students the second run grades again: perfect, stub and three mutants spread over the sample."""
-    names = sample(assignment)
+    """The students the second run grades again: perfect, stub and three mutants spread over the class."""
+    names = sorted(class_mutants(assignment))
     spread = sorted({names[i * len(names) // 3] for i in range(3)}) if names else []
     return ["perfect", "stub", *map(student, spread)]
 
@@ -89,8 +102,7 @@ def grade_class(template: CourseTemplate, root: Path, assignment: str) -> Graded
     course.submit("stub", assignment, release_nb(assignment))
     for name, (grade_id, old, new) in EXTRAS.get(assignment, {}).items():
         course.submit(name, assignment, mutate(solution_nb(assignment), grade_id, old, new))
-    for name in sample(assignment):
-        m = CATALOGUE[assignment][name]
+    for name, m in class_mutants(assignment).items():
         course.submit(student(name), assignment, mutate(solution_nb(assignment), m.cell, m.old, m.new))
     first = course.grade(assignment, timeout=GRADE_SECONDS)
     assert first.returncode == 0, first.stdout + first.stderr

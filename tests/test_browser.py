@@ -34,6 +34,7 @@ import nbformat
 import pytest
 
 from autograder.release import STUB as RELEASE_STUB
+from autograder.release import assignments
 from tests.course_helpers import REPO
 from tests.readability import READABILITY_JS, assert_readable
 
@@ -41,7 +42,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 ASSIGNMENT = "ps1_operators"
 # Every released notebook opens in JupyterLab and Run All stops at its first stub's test cell
 # (test_every_released_notebook_opens_and_runs_to_its_first_stub). Add a new assignment here.
-NOTEBOOKS = ["ps1_operators", "ps2_backprop", "ps3_mlp", "ps4_extend"]
+NOTEBOOKS = assignments(REPO)  # every assignment of the course, from source/
 COURSE = "zengrad"
 ARTIFACTS = REPO / "test-artifacts" / "browser"
 CHROMIUM_ARGS = [

@@ -50,6 +50,24 @@ def test_release_check_lists_differences_and_writes_nothing(tmp_path: Path) -> N
     dirty = cli("release", "--check", "--course", str(course), cwd=tmp_path)
     assert dirty.returncode == 1 and f"release/{PS1}/{PS1}.ipynb" in dirty.stdout, dirty.stdout
     assert tampered.read_text() == before
+    assert not (course / "gradebook.db").exists()  # --check registers nothing either
+
+
+def test_release_registers_the_assignment_and_its_grade_cells_in_the_gradebook(tmp_path: Path) -> None:
+    from nbgrader.api import Gradebook
+
+    from tests.course_helpers import max_points
+
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(REPO / "nbgrader_config.py", course)
+    shutil.copytree(REPO / "source" / PS1, course / "source" / PS1)
+    run = cli("release", PS1, "--course", str(course), cwd=tmp_path)
+    assert run.returncode == 0 and "registered in the gradebook" in run.stdout, run.stdout + run.stderr
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        cells = {c.name for nb in gb.find_assignment(PS1).notebooks for c in nb.grade_cells}
+    assert cells == set(max_points(PS1))
+    assert (course / "release" / PS1 / f"{PS1}.ipynb").is_file() and (course / "solutions" / PS1).is_dir()
 
 
 def test_usage_errors_exit_2(course, tmp_path: Path) -> None:

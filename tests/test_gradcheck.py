@@ -217,12 +217,16 @@ def test_a_stub_deep_in_an_expression_is_named(shell) -> None:
     assert "gradcheck.py" not in out
 
 
-def test_an_error_in_the_students_forward_pass_hides_the_checkers_frames(shell) -> None:
+def test_an_error_in_the_students_forward_pass_comes_first_with_the_inputs_and_hides_the_checkers_frames(shell) -> None:
     run_cells(shell, solution_nb(PS1), "log_solution")
     shell.run_cell("check_gradients(lambda a: a.log(), [-1.0])")
     (out,) = shell.shown
-    assert "ValueError: log is only defined for positive numbers, got log(-1.0)" in out
-    assert "skipping hidden" in out and "def check_gradients" not in out and "numerical_derivative" not in out
+    print(out)
+    assert out.split("\n")[:3] == ["GradientCheckError: your expression raised ValueError",
+                                   "  log is only defined for positive numbers, got log(-1.0)",
+                                   "  at a = -1.0, with out.grad = 1.5"]
+    assert 'raise ValueError(f"log is only defined' in out  # the student's own line that raised
+    assert "def check_gradients" not in out and "numerical_derivative" not in out and "Traceback" not in out
 
 
 def test_a_stub_shows_the_message_the_cells_line_and_the_stubs_line_once(shell) -> None:
@@ -258,3 +262,117 @@ def test_the_hidden_checks_name_a_bug_in_the_visible_tests_words(mutant: str, wo
     failed = [v.message for v in grade_fast("ps1_operators", catalogue()["ps1_operators"][mutant]).values()
               if not v.passed]
     assert len(failed) == 1 and words in failed[0], failed
+
+
+# --- messages that teach: a requirement named first, then what the student's code did ----------------
+
+
+def output_of(sh, assignment: str, mutant: str, test: str) -> str:
+    """What a test cell of ``assignment`` shows, run after every cell before it, with ``mutant`` applied."""
+    m = catalogue()[assignment][mutant]
+    nb = mutate(solution_nb(assignment), m.cell, m.old, m.new)
+    sys.path.insert(0, str(REPO / "solutions" / assignment))
+    try:
+        for c in nb.cells:
+            grade_id = c.metadata.get("nbgrader", {}).get("grade_id")
+            if grade_id == test:
+                break
+            if c.cell_type == "code" and grade_id not in ("training_demo", "plot"):
+                sh.run_cell(c.source)  # test cells too: a later one may use what an earlier one defines
+        sh.shown.clear()
+        sh.run_cell(cell(nb, test).source)
+    finally:
+        sys.path.remove(str(REPO / "solutions" / assignment))
+    (out,) = sh.shown
+    print(out)
+    return out
+
+
+def test_an_overflow_inside_a_test_names_the_requirement_and_the_students_line(shell) -> None:
+    out = output_of(shell, "ps4_extend", "ce_max_not_subtracted", "cross_entropy_test")
+    lines = out.split("\n")
+    assert lines[0].startswith("RequirementError: cross_entropy is finite for logits of +-1000: subtract")
+    assert "  your code raised OverflowError: math range error" in lines[:4]
+    assert any(line.startswith("  hint: math.exp overflows") for line in lines[:6])
+    assert "exps = [math.exp(z) for z in zs]" in out  # the student's line that raised
+    assert "gradcheck" not in out and "Traceback" not in out and "__exit__" not in out
+
+
+def test_the_wrong_error_for_a_domain_names_the_requirement_not_the_tests_except_line(shell) -> None:
+    out = output_of(shell, "ps4_extend", "pow_no_domain_check", "pow_test")
+    assert out.split("\n")[:4] == [
+        "RequirementError: a ** b with a Value exponent needs a base > 0: raise a",
+        "  ValueError that shows the base",
+        "  Value(-2.5) ** Value(0.5) raised TypeError: float() argument must be a string",
+        "    or a real number, not 'complex'",
+    ]
+    assert "  expected ValueError" in out and "hint: check self.data <= 0 first" in out
+    assert "except ValueError" not in out and "def raises" not in out
+
+
+def test_an_overflow_in_softplus_is_not_told_to_use_the_output(shell) -> None:
+    out = output_of(shell, "ps4_extend", "softplus_naive_sigmoid_overflows", "softplus_test")
+    assert out.startswith("GradientCheckError: the _backward of 'softplus' raised OverflowError")
+    assert "out.data" not in out.split("\n\n")[0] and "at the input x" in out
+
+
+def test_softplus_at_the_output_gets_the_notebooks_words(shell) -> None:
+    out = output_of(shell, "ps4_extend", "softplus_wrong_point", "softplus_test")
+    assert "hint: yours is the derivative at the output out.data; the notebook's formula" in out
+
+
+def test_an_optimizer_that_differs_by_eps_placement_is_told_so(shell) -> None:
+    out = output_of(shell, "ps4_extend", "adam_eps_inside_sqrt", "adam_test")
+    assert out.split("\n")[:5] == [
+        "RequirementError: Adam(lr=0.1): after step 1 the data is [0.9000000005,",
+        "  -0.400000000125], expected [0.900000001, -0.4000000005]",
+        "  they differ by 5.0e-10: more than rounding (the tolerance is 1e-12)",
+        "  hint: eps goes outside the square root: sqrt(v_hat) + eps",
+        "",
+    ]
+
+
+def test_a_training_loop_is_told_where_the_losses_part_and_why(shell) -> None:
+    out = output_of(shell, "ps3_mlp", "train_no_zero_grad", "train_test")
+    first = out.split("\n\n")[0]
+    assert "steps 0..1 match; the loss of step 2 is 0.6024358333333333" in " ".join(first.split())
+    assert "hint: model.zero_grad() before loss.backward()" in first
+    out = output_of(shell, "ps3_mlp", "train_lr_off_by_one", "train_test")
+    assert "(k, not k + 1)" in out.split("\n\n")[0]
+
+
+def test_a_sort_without_a_visited_set_shows_the_message_without_the_harness(shell) -> None:
+    out = output_of(shell, "ps2_backprop", "dedup_without_visited", "topo_test")
+    assert out.startswith("RequirementError: topological_sort read the inputs (_prev) of a 17-node graph\n")
+    assert "hint: mark each node visited when you first reach it" in out.split("\n\n")[0]
+    assert "def _prev" not in out and "CountingValue.reads" not in out and "Traceback" not in out
+    assert "for child in node._prev:" in out  # the student's line that reads the inputs again
+
+
+def test_backward_in_forward_order_gets_an_order_hint(shell) -> None:
+    out = output_of(shell, "ps2_backprop", "walk_not_reversed", "backward_test")
+    assert "hint: a.grad is 0.0: b's _backward ran before b had its gradient" in out
+
+
+def test_check_steps_names_a_length_mismatch_and_passes_equal_sequences() -> None:
+    gc.check_steps("train", [1.0, 2.0], [1.0, 2.0 + 1e-13])
+    with pytest.raises(gc.RequirementError, match="expected 2 steps, got 3 steps"):
+        gc.check_steps("train", [1.0, 2.0, 3.0], [1.0, 2.0])
+    with pytest.raises(gc.RequirementError, match="hint: later"):
+        gc.check_steps("train", [1.0, 2.5], [1.0, 2.0], causes=("first", "later"))
+
+
+def test_raises_and_requirement_pass_through_what_they_should() -> None:
+    error = gc.raises(ValueError, lambda: int("x"), "int('x')", "int of a word raises ValueError")
+    assert isinstance(error, ValueError)
+    with pytest.raises(gc.RequirementError, match="raised nothing: it returned 1"):
+        gc.raises(ValueError, lambda: 1, "one", "must raise")
+    with pytest.raises(gc.RequirementError, match="^the test's own$"), gc.requirement("anything"):
+        raise AssertionError("the test's own")  # the test's own message, shown first
+    explained = gc.GradientCheckError("explained already")
+    with pytest.raises(gc.GradientCheckError) as caught, gc.requirement("anything"):
+        raise explained
+    assert caught.value is explained
+    with pytest.raises(gc.RequirementError, match="a requirement\n  your code raised KeyError: 'k'"), \
+            gc.requirement("a requirement"):
+        {}["k"]

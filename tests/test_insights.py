@@ -52,6 +52,20 @@ def test_a_message_without_a_hint_is_clustered_by_its_first_line_without_numbers
     assert ins.classify("anything", "not_implemented")[0] == ins.STUB
 
 
+@pytest.mark.parametrize(("mutant", "kind"), [
+    ("adam_eps_inside_sqrt", "Adam: eps inside the square root"),
+    ("zero_grad_dedup_by_data", "zero_grad: parameters told apart by their data"),
+])
+def test_an_assignment_names_its_own_misconceptions_next_to_its_hints(mutant: str, kind: str) -> None:
+    """The kinds are registered by the checks that write the hints, not kept in a table of the report."""
+    from autograder.mutants import catalogue
+    from tests.fast_grading import grade_fast
+
+    (failed,) = [v for v in grade_fast("ps4_extend", catalogue()["ps4_extend"][mutant]).values() if not v.passed]
+    assert ins.classify(failed.message) == (kind, kind), failed.message
+    assert "Adam: eps inside the square root" not in Path(ins.__file__).read_text()
+
+
 def verdict(grade_id: str, check_id: str, message: str, passed: bool = False) -> dict:
     return {"cell": 3, "grade_id": grade_id, "check_id": check_id, "passed": passed,
             "reason": "passed" if passed else "wrong", "message": message, "programs": 4, "seconds": 0.1}

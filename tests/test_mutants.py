@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.mutants import catalogue
-from tests.course_helpers import cell, max_points, solution_nb
+from autograder.mutants import catalogue, variants
+from autograder.release import assignments
+from tests.course_helpers import REPO, apply_edits, cell, max_points, solution_nb
 from tests.fast_grading import grade_fast, hidden_checks
 
 CATALOGUE = catalogue()
 CASES = [(assignment, name) for assignment in sorted(CATALOGUE) for name in CATALOGUE[assignment]]
+VARIANTS = variants()
+CORRECT = [(assignment, name) for assignment in sorted(VARIANTS) for name in VARIANTS[assignment]]
+
+
+def test_every_assignment_of_the_course_has_a_catalogue_and_correct_variants() -> None:
+    assert sorted(CATALOGUE) == sorted(VARIANTS) == assignments(REPO)
+    assert all(len(VARIANTS[a]) >= 2 for a in VARIANTS)  # several correct solutions, written differently
 
 
 @pytest.mark.parametrize("assignment", sorted(CATALOGUE))
@@ -51,3 +59,12 @@ def test_a_mutant_fails_exactly_the_checks_of_the_cells_it_loses(assignment: str
         assert len(message) < 400, message
         assert "zengrad_ref" not in message and "Traceback" not in message and "grader piece" not in message
         assert "grader-fault" not in message and "a fault in the grader" not in message, message
+
+
+@pytest.mark.parametrize(("assignment", "name"), CORRECT, ids=[f"{a.split('_')[0]}-{n}" for a, n in CORRECT])
+def test_a_correct_solution_written_differently_passes_every_hidden_check(assignment: str, name: str) -> None:
+    edits = VARIANTS[assignment][name]
+    apply_edits(solution_nb(assignment), edits)  # each edit applies exactly once
+    verdicts = grade_fast(assignment, edits=edits)
+    assert set(verdicts) == {c for ids in hidden_checks(assignment).values() for c in ids}
+    assert {c: v.message for c, v in verdicts.items() if not v.passed} == {}

@@ -16,10 +16,10 @@ import textwrap
 
 import pytest
 
-from autograder.release import STUB
+from autograder.release import STUB, assignments
 from tests.course_helpers import REPO, cell, release_nb, solution_nb
 
-ASSIGNMENTS = ["ps1_operators", "ps2_backprop", "ps3_mlp", "ps4_extend"]
+ASSIGNMENTS = assignments(REPO)  # every assignment of the course, from source/
 DRAWN = {"ps1_operators": "draw_dot", "ps2_backprop": "helpers"}  # the cells that define draw_dot
 OUTPUT_AREA_PX = 968  # JupyterLab 4's output area at a 1400 px wide window
 

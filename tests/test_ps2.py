@@ -77,7 +77,8 @@ def test_minimal_examples_name_the_graph_and_both_results() -> None:
         "On `a = Value(3.0); n1 = a + a; out = n1 + n1`, after out.backward() your a.grad = 8.0, expected 4.0 "
         "(call every node's _backward exactly once, in reverse topological order).")
     assert "your a.grad = 0.0, expected 1.0 (seed the root" in messages["not-seeding"]["backward_test"]
-    assert "before the walk, not after it" in messages["seeding-after-walk"]["backward_test"]
+    assert "set the seed out.grad = 1.0 first" in messages["seeding-after-walk"]["backward_test"]
+    assert "the walk went inputs first" in messages["walk-not-reversed"]["backward_test"]
     assert "a appears 5 times" in messages["no-visited-set"]["topo_test"]
     assert "returned [out, n3, n2, n1, a]" in messages["reversed-order"]["topo_test"]
     assert "leaves included" in messages["zero-grad-skips-leaves"]["zero_grad_test"]

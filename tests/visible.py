@@ -8,7 +8,8 @@ catalogue takes seconds. The training demo and the plot (ps3: seconds of trainin
 matplotlib figure, graded by nothing) are skipped.
 
 ``python -m tests.visible ASSIGNMENT`` prints one JSON object: for the solution (key
-``""``) and every mutant, the test cells that fail and the first line of each error.
+``""``), every mutant (its name) and every correct variant (``"variant:" + its name``), the
+test cells that fail and the start of each error, on one line.
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ import signal
 import sys
 import time
 import types
+from collections.abc import Iterable
 
-from autograder.mutants import Mutant, catalogue
+from autograder.mutants import Mutant, catalogue, variants
 from autograder.preprocessors import is_test_cell
-from tests.course_helpers import REPO, mutate, solution_nb
+from tests.course_helpers import REPO, apply_edits, mutate, solution_nb
+
+VARIANT = "variant:"  # the prefix of a correct variant's key
 
 SKIP = {"training_demo", "plot"}
 CPU_SECONDS = 30.0  # per case: a visible test that hangs counts as failing (Validate would time out)
@@ -34,13 +38,14 @@ class _OutOfTime(BaseException):  # noqa: N818 - raised by the CPU timer inside 
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().split("\n")[0]
+    """The error's name and the start of its message, on one line (a message wrapped at 80 columns joined)."""
+    text = " ".join(str(exc).split())[:300]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def run_case(assignment: str, mutant: Mutant | None) -> dict[str, str]:
-    """grade_id -> first line of the error, for every test cell that fails."""
-    nb = solution_nb(assignment)
+def run_case(assignment: str, mutant: Mutant | None, edits: Iterable[tuple[str, str, str]] = ()) -> dict[str, str]:
+    """grade_id -> the start of the error (one line), for every test cell that fails."""
+    nb = apply_edits(solution_nb(assignment), edits)
     if mutant is not None:
         nb = mutate(nb, mutant.cell, mutant.old, mutant.new)
     main = types.ModuleType("__main__")  # gradcheck finds Value in __main__, as in a kernel
@@ -76,13 +81,15 @@ def run_case(assignment: str, mutant: Mutant | None) -> dict[str, str]:
 
 
 def run_assignment(assignment: str) -> dict[str, dict]:
-    """"" (the solution) and every mutant name -> {"failed": {grade_id: message}, "seconds": s}."""
+    """"" (the solution), every mutant name and every variant -> {"failed": {grade_id: message}, "seconds": s}."""
     sys.path.insert(0, str(REPO / "solutions" / assignment))  # gradcheck.py, shipped next to the notebook
-    cases: list[tuple[str, Mutant | None]] = [("", None), *catalogue()[assignment].items()]
+    cases: list[tuple[str, Mutant | None, tuple]] = [("", None, ()), *((n, m, ()) for n, m in
+                                                                   catalogue()[assignment].items())]
+    cases += [(VARIANT + name, None, edits) for name, edits in variants()[assignment].items()]
     out = {}
-    for name, mutant in cases:
+    for name, mutant, edits in cases:
         started = time.process_time()
-        failed = run_case(assignment, mutant)
+        failed = run_case(assignment, mutant, edits)
         out[name] = {"failed": failed, "seconds": round(time.process_time() - started, 3)}
     return out
 

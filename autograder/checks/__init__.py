@@ -59,15 +59,18 @@ def register(check_id: str, title: str) -> Callable[[CheckFn], CheckFn]:
     return deco
 
 
+NOT_ASSIGNMENTS = {"kit", "pieces"}  # the packages of checks.* that hold no assignment's checks
+
+
 def load_all() -> dict[str, Check]:
-    """Import every assignment's check module so the registry is complete."""
+    """Import every assignment's check module (every module or package here but the kit and the pieces)."""
     import importlib
     import pkgutil
 
     import autograder.checks as pkg
 
     for mod in pkgutil.iter_modules(pkg.__path__):
-        if mod.name.startswith("ps"):
+        if mod.name not in NOT_ASSIGNMENTS and not mod.name.startswith("_"):
             importlib.import_module(f"autograder.checks.{mod.name}")
     return REGISTRY
 

@@ -12,16 +12,16 @@ the reference only (finite differences mean nothing there).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from hypothesis import strategies as st
 
 from autograder.checks import register
 from autograder.checks.kit import Engine, Graph, compare, const, run_property
+from autograder.checks.kit.generic import unary_check
 from autograder.checks.kit.strategies import INITIAL, UPSTREAM, reals
 
 BINARY_SHAPES = ["a op b", "a op 2", "2 op a", "a op a", "(a op b) op c", "(x op x) op x"]
-UNARY_SHAPES = ["f(a)", "f(f(a))"]
 
 
 def binary(op: str, shape: str, a: float, b: float, c: float, k: float) -> Graph:
@@ -59,31 +59,6 @@ def binary_check(op: str, values: st.SearchStrategy[float], examples: int = 60) 
     return check
 
 
-def unary_check(op: str, values: st.SearchStrategy[float], edges: Sequence[float] = (), examples: int = 50,
-                nested: st.SearchStrategy[float] | None = None) -> Callable[[Engine], None]:
-    """``nested`` is the domain for f(f(a)) where f's range leaves the domain (log)."""
-
-    def check(engine: Engine) -> None:
-        def prop(shape: str, a: float, aa: float, g: float, g0: float) -> None:
-            graph = Graph()
-            if shape == "f(a)":
-                graph.op(op, graph.leaf(a, "a"))
-            else:
-                graph.op(op, graph.op(op, graph.leaf(aa, "a")))
-            if g0:
-                graph.initial = {0: g0}
-            compare(engine, graph, upstream=g)
-
-        run_property(f"ps1.{op}", prop, examples, shape=st.sampled_from(UNARY_SHAPES), a=values,
-                     aa=values if nested is None else nested, g=UPSTREAM, g0=INITIAL)
-        for x in edges:  # the edges, on their own, against the reference only
-            graph = Graph()
-            graph.op(op, graph.leaf(x, "a"))
-            compare(engine, graph, upstream=1.5, use_fd=False, what=f"{op}(a) at the edge")
-
-    return check
-
-
 def pow_check(engine: Engine) -> None:
     exponents = st.sampled_from([2, 3, 1, 0, -1, 0.5, -2, 1.5, 2.5, -0.5])
 
@@ -104,8 +79,10 @@ def pow_check(engine: Engine) -> None:
 register("ps1.add", "addition a + b")(binary_check("add", reals(-10, 10)))
 register("ps1.mul", "multiplication a * b")(binary_check("mul", reals(-5, 5)))
 register("ps1.pow", "power a ** n")(pow_check)
-register("ps1.exp", "exp(a)")(unary_check("exp", reals(-5, 5), edges=[-700.0, 1000.0], nested=reals(-3, 1.5)))
-register("ps1.log", "log(a)")(unary_check("log", reals(0.01, 100), nested=reals(1.5, 100)))
-register("ps1.tanh", "tanh(a)")(unary_check("tanh", reals(-5, 5), edges=[1000.0, -1000.0, 20.0]))
-register("ps1.relu", "relu(a)")(unary_check("relu", st.one_of(reals(-5, -1e-3), reals(1e-3, 5)), edges=[0.0, -0.0]))
-register("ps1.sigmoid", "sigmoid(a)")(unary_check("sigmoid", reals(-10, 10), edges=[1000.0, -1000.0, 40.0]))
+register("ps1.exp", "exp(a)")(unary_check("ps1", "exp", reals(-5, 5), edges=[-700.0, 1000.0],
+                                          nested=reals(-3, 1.5)))
+register("ps1.log", "log(a)")(unary_check("ps1", "log", reals(0.01, 100), nested=reals(1.5, 100)))
+register("ps1.tanh", "tanh(a)")(unary_check("ps1", "tanh", reals(-5, 5), edges=[1000.0, -1000.0, 20.0]))
+register("ps1.relu", "relu(a)")(unary_check("ps1", "relu", st.one_of(reals(-5, -1e-3), reals(1e-3, 5)),
+                                            edges=[0.0, -0.0]))
+register("ps1.sigmoid", "sigmoid(a)")(unary_check("ps1", "sigmoid", reals(-10, 10), edges=[1000.0, -1000.0, 40.0]))

@@ -45,6 +45,7 @@ from autograder.checks.kit import (
     run_property,
     student_error,
 )
+from autograder.checks.kit.misconceptions import misconception
 from autograder.checks.kit.strategies import dags
 from autograder.reasons import Reason
 
@@ -249,18 +250,43 @@ def grad_program(g: Graph, downstream: bool = False) -> tuple[Program, list[int]
     return p, handles
 
 
+SEED_ADDED = misconception("backward: the seed added, not set",
+                           "seed the root by setting self.grad = 1.0, do not add to the grad it holds")
+NO_SEED = misconception("backward: no seed", "seed the root: self.grad = 1.0")
+SEED_LATE = misconception("backward: the seed after the walk", "nothing reached the inputs")
+RESETS = misconception("backward: resets gradients", "backward() must add to the gradient a leaf already holds")
+INPUTS_FIRST = misconception("backward: walked inputs first", "the walk went inputs first")
+ORDER = misconception("backward: not once each in reverse topological order",
+                      "call every node's _backward exactly once, in reverse topological order")
+
+
 def backward_hint(g: Graph, mine: list, ref: list, i: int) -> str:
     root, initial = g.root, g.initial
     if initial.get(root) and close(mine[root][1], ref[root][1] + initial[root]):
-        return " (seed the root by setting self.grad = 1.0, do not add to the grad it holds)"
+        return f" ({SEED_ADDED})"
     if mine[root][1] == initial.get(root, 0.0) and ref[root][1] != mine[root][1]:
-        return " (seed the root: self.grad = 1.0)"
+        return f" ({NO_SEED})"
     untouched = all(mine[j][1] == initial.get(j, 0.0) for j in range(len(g.nodes)) if j != root)
     if untouched and not g.is_leaf(root):
-        return f" (nothing reached the inputs: seed {g.names()[root]}.grad = 1.0 before the walk, not after it)"
+        return (f" ({SEED_LATE}: set the seed {g.names()[root]}.grad = 1.0 first, then call every node's "
+                "_backward, the root's included)")
     if initial.get(i) and close(mine[i][1], ref[i][1] - initial[i]):
-        return " (backward() must add to the gradient a leaf already holds, not reset it)"
-    return " (call every node's _backward exactly once, in reverse topological order)"
+        return f" ({RESETS}, not reset it)"
+    if all(close(m[1], f) for m, f in zip(mine, forward_order_grads(g), strict=True)):
+        return (f" ({INPUTS_FIRST}: a node's _backward ran before the node had its whole gradient; call them in "
+                "reverse topological order, the root first)")
+    return f" ({ORDER})"
+
+
+def forward_order_grads(g: Graph) -> list[float]:
+    """Every node's gradient when backward() walks the topological order inputs first (the classic slip)."""
+    vals = g.reference_values()
+    for i, v in g.initial.items():
+        vals[i].grad = v
+    vals[g.root].grad = 1.0
+    for node in zengrad_ref.topological_order(vals[g.root]):
+        node._backward()
+    return [v.grad for v in vals]
 
 
 def expect_backward(engine: Engine, g: Graph) -> None:

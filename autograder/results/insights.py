@@ -28,35 +28,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autograder.checks import load_all
+from autograder.checks.kit import misconceptions
+from autograder.checks.kit.misconceptions import (  # the engine's kinds, re-exported for the report
+    EXPONENT,
+    FORMULA,
+    NO_CHAIN,
+    NOT_NUMBER,
+    NOTHING,
+    OVERFLOW,
+    OVERWRITE,
+    SIGN,
+    TWICE,
+)
 from autograder.preprocessors import metadata as zm
 from autograder.results import outcomes as oc
 from autograder.results.outcomes import Outcome
 from autograder.screen.text import md_text
 
-OVERWRITE = "`=` instead of `+=` (overwrites the gradient)"
-NO_CHAIN = "chain rule: out.grad missing"
-TWICE = "chain rule: out.grad applied twice"
-NOTHING = "nothing added to the gradient"
-SIGN = "sign flipped"
-FORMULA = "wrong local derivative (formula)"
-EXPONENT = "exponent off by one"
-OVERFLOW = "overflow"
-NOT_NUMBER = "not a number (use .data)"
 STUB = "not implemented (still the stub)"
 OTHER = "other"
-
-# (kind, phrases of diagnose()'s hints or of the checks' messages), first match wins
-KINDS: list[tuple[str, tuple[str, ...]]] = [
-    (NOT_NUMBER, (", not a number: in _backward use .data",)),
-    (OVERFLOW, ("an overflow?", "raised OverflowError")),
-    (NO_CHAIN, ("out.grad is missing", "out.grad is 0 here, so nothing may reach")),
-    (OVERWRITE, ("(+=, not =)", "do not assign (=)", "use +=, not =")),
-    (TWICE, ("out.grad is multiplied in twice",)),
-    (NOTHING, ("your _backward adds nothing to",)),
-    (SIGN, ("the sign is flipped",)),
-    (EXPONENT, ("an exponent off by one?",)),
-    (FORMULA, ("yours is ",)),
-]
+__all__ = ["EXPONENT", "FORMULA", "NOTHING", "NOT_NUMBER", "NO_CHAIN", "OTHER", "OVERFLOW", "OVERWRITE", "SIGN",
+           "STUB", "TWICE", "classify", "cluster", "collect", "signature", "write_insights"]
 NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|\b(?:nan|inf)\b")
 
 
@@ -67,13 +60,16 @@ def signature(message: str) -> str:
 
 
 def classify(message: str, reason: str = "") -> tuple[str, str]:
-    """(kind, signature) of one failed check's message: a named misconception when a hint says so."""
+    """(kind, signature) of one failed check's message: a named misconception when a hint says so.
+
+    The kinds are those the checks register next to their hints (``kit/misconceptions.py``): every
+    assignment's check module is loaded first, so its kinds are known.
+    """
     if reason == "not_implemented":
         return STUB, STUB
-    for kind, phrases in KINDS:
-        if any(p in message for p in phrases):
-            return kind, kind
-    return OTHER, signature(message)
+    load_all()
+    kind = misconceptions.classify(message)
+    return (kind, kind) if kind is not None else (OTHER, signature(message))
 
 
 @dataclass(frozen=True)

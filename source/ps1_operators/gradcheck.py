@@ -26,18 +26,15 @@ import textwrap
 import types
 from collections.abc import Callable, Mapping, Sequence
 
-__all__ = ["GradientCheckError", "check", "check_gradients", "diagnose", "numerical_derivative"]
+__all__ = ["GradientCheckError", "RequirementError", "check", "check_gradients", "check_steps", "diagnose",
+           "numerical_derivative", "raises", "requirement"]
 
 WIDTH = 80  # message lines fit a notebook's output area and the Validate dialog
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-class GradientCheckError(AssertionError):
-    """A gradient differs from its numerical estimate (or is not implemented yet).
-
-    In IPython (a notebook, Validate) the message comes first, then your own
-    lines; the checker's frames are left out.
-    """
+class _Explained(AssertionError):
+    """A failed visible test whose message says what is wrong: shown first, then your own lines only."""
 
     def _render_traceback_(self) -> list[str]:
         lines = f"{type(self).__name__}: {self}".split("\n")
@@ -46,6 +43,18 @@ class GradientCheckError(AssertionError):
         except Exception:  # a display helper must never fail the display
             pass
         return lines
+
+
+class GradientCheckError(_Explained):
+    """A gradient differs from its numerical estimate (or is not implemented yet).
+
+    In IPython (a notebook, Validate) the message comes first, then your own
+    lines; the checker's frames are left out.
+    """
+
+
+class RequirementError(_Explained):
+    """A requirement of the notebook's text is not met: the message names it, then what your code did."""
 
 
 def _hidden(frame: types.FrameType) -> bool:
@@ -58,10 +67,13 @@ def _hidden(frame: types.FrameType) -> bool:
 def _student_traceback(exc: BaseException) -> list[str]:
     """Your frames (the cell's line, and where your code raised), formatted by IPython, without the checker's."""
     frames: list[tuple[types.FrameType, int, int]] = []
-    for err in (exc, exc.__cause__):
+    own = not getattr(exc, "_cause_only", False)  # a requirement's block: the lines of its cause say where
+    for err in (exc if own else None, exc.__cause__):
         tb = err.__traceback__ if err is not None else None
         while tb is not None:
-            if not _hidden(tb.tb_frame):
+            where = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+            seen = frames[-1] if frames else None  # a lambda on the line before it: the same line, once
+            if not _hidden(tb.tb_frame) and (seen is None or (seen[0].f_code.co_filename, seen[2]) != where):
                 frames.append((tb.tb_frame, tb.tb_lasti, tb.tb_lineno))
             tb = tb.tb_next
     ipython = sys.modules.get("IPython")
@@ -363,7 +375,15 @@ class _Run:
         for v, name, g in zip(self.values, names, initial, strict=True):
             v.label = name
             v.grad = g
-        self.out = f(*self.values)
+        try:
+            self.out = f(*self.values)
+        except NotImplementedError:
+            raise  # a stub in a forward pass: its own "not implemented yet" says what to do
+        except Exception as exc:  # the forward pass failed: say where, with the inputs, not a bare error
+            lines = [f"your expression raised {type(exc).__name__}", f"  {str(exc)[:200]}",
+                     *(f"  {line}" for line in self.at())]
+            hint = next((h for t, h in _ERROR_HINTS.items() if isinstance(exc, t)), None)
+            raise GradientCheckError(_wrap(lines + ([f"  hint: {hint}"] if hint else []))) from exc
         if not isinstance(self.out, value_cls):
             raise GradientCheckError(
                 f"the expression should return a Value, yours returned {type(self.out).__name__}: {self.out!r}")
@@ -382,6 +402,7 @@ class _Run:
             __tracebackhide__ = True
             return f(*[value_cls(x) for x in xs]).data
 
+        self.forward = forward
         self.wrong: list[tuple[int, object, float]] = []
         for i, v in enumerate(self.values):
             slope = numerical_derivative(forward, self.inputs, i)
@@ -424,9 +445,9 @@ def _agrees(got, expected: float, atol: float, rtol: float) -> bool:
     return math.isfinite(got) and abs(got - expected) <= atol + rtol * abs(expected)
 
 
-def _wrap(lines: list[str]) -> str:
+def _wrap(lines: list[str], error: type = GradientCheckError) -> str:
     """The message lines, each at most WIDTH wide; the first one after "GradientCheckError: "."""
-    prefix = f"{GradientCheckError.__name__}: "
+    prefix = f"{error.__name__}: "
     out = []
     for k, line in enumerate(lines):
         indent = " " * (len(line) - len(line.lstrip()))
@@ -451,9 +472,28 @@ def _local_lines(run: _Run, i: int, got, expected: float) -> list[str]:
     if not run.full and not uses:
         lines.append(f"  {name} is not an input of the last operation: with full=False only the last "
                      "operation's _backward runs (use full=True for an expression)")
+    if not hint and not run.full and uses == 1 and len(run.inputs) == 1 and _is_number(got) and up != 0:
+        hint = _at_output_hint(run, (float(got) - before) / up)
     if hint:
         lines.append(f"  hint: {hint}")
     return lines
+
+
+def _at_output_hint(run: _Run, mine: float) -> str | None:
+    """One input, one operation: is yours the right derivative taken at the output instead of the input?"""
+    __tracebackhide__ = True
+    x, y = run.inputs[0], float(run.out.data)
+    if not math.isfinite(y) or _close(x, y):
+        return None
+    try:
+        at_output = numerical_derivative(run.forward, [y], 0)
+        at_input = numerical_derivative(run.forward, [x], 0)
+    except Exception:  # the forward pass is not defined at the output: not this slip
+        return None
+    if _close(mine, at_output, rel=1e-5, abs_=1e-9) and not _close(at_output, at_input, rel=1e-5, abs_=1e-9):
+        return ("yours is the derivative at the output out.data; the notebook's formula is at the input x "
+                "(self.data)")
+    return None
 
 
 def _is_number(x) -> bool:
@@ -482,8 +522,20 @@ def _raised(exc: BaseException, what: str, run: _Run) -> list[str]:
         return lines
     lines = [f"{what} raised {type(exc).__name__}", f"  {exc}", *(f"  {line}" for line in run.at())]
     if isinstance(exc, OverflowError):
-        lines.append("  hint: recomputing from self.data overflows; use the forward result (out.data)")
+        op = what.removeprefix("the _backward of ").strip("'")
+        lines.append(f"  hint: {_OVERFLOW.get(op, _OVERFLOW[''])}")
     return lines
+
+
+# What to do about an overflow in a _backward, in the words of the notebook that teaches the operator.
+_OVERFLOW = {
+    "exp": "recomputing math.exp(self.data) overflows; the derivative of exp is its output: use out.data",
+    "tanh": "cosh and exp overflow at large |x|; reuse the forward pass's t: 1 - t**2",
+    "sigmoid": "recomputing with math.exp overflows; reuse the forward pass's s: s * (1 - s)",
+    "": ("math.exp overflows above 709.78: never give it a large positive argument. Keep the derivative at "
+         "the input x, written so that exp only sees numbers <= 0 (the given sigmoid: one formula for x >= 0, "
+         "another for x < 0)"),
+}
 
 
 def _probe(node, value_cls) -> tuple[str, list[str]] | None:
@@ -583,6 +635,158 @@ def check_gradients(
         if hint:
             lines.append(f"  hint: {hint}")
     raise GradientCheckError(_wrap(lines))
+
+
+# --- requirements that are not gradients: errors, and sequences of steps ----------------------
+
+# A hint for an error raised inside a test, by its type, when the test gives none of its own.
+_ERROR_HINTS: dict[type, str] = {
+    OverflowError: ("math.exp overflows above 709.78: never give it a large positive argument (subtract the "
+                    "largest value first, or pick the formula whose exponent is <= 0)"),
+    RecursionError: "Python allows about 1,000 nested calls: use an explicit stack (a list) instead of recursion",
+    ZeroDivisionError: ("a division by zero: which number can be 0 here? (Adam: 1 - b1 ** t is 0 while the "
+                        "step count t is still 0)"),
+    NameError: ("a name that is not defined here: if it is one the notebook asks you to write, run its cell "
+                "(did it raise an error?); otherwise use the arguments and attributes you are given (self.params, "
+                "model, X), not a variable of another cell"),
+}
+
+
+def _error_lines(requirement: str, exc: BaseException, did: str, hint: str | None) -> list[str]:
+    text = str(exc).strip().split("\n")[0][:200]
+    lines = [requirement, f"  {did} raised {type(exc).__name__}" + (f": {text}" if text else "")]
+    if isinstance(exc, NotImplementedError):
+        return [f"not implemented yet: {requirement}",
+                "  Write it in place of `# YOUR CODE HERE` and `raise NotImplementedError(...)`."]
+    hint = hint or next((h for t, h in _ERROR_HINTS.items() if isinstance(exc, t)), None)
+    if hint:
+        lines.append(f"  hint: {hint}")
+    return lines
+
+
+class requirement:  # noqa: N801 - used like a function: ``with requirement("..."):``
+    """A block of a visible test that checks one requirement of the notebook's text.
+
+    If your code raises inside the block, the error becomes a :class:`RequirementError` that names
+    the requirement first, then what your code raised and where, instead of a bare
+    ``OverflowError`` pointing at the test's line; a failing ``assert`` of the test keeps its own
+    message, shown first too::
+
+        with requirement("cross_entropy is finite for logits of +-1000 (subtract the largest logit)"):
+            loss = cross_entropy([Value(1000.0), Value(-1000.0)], 1)
+    """
+
+    def __init__(self, text: str, hint: str | None = None, did: str = "your code") -> None:
+        self.text, self.hint, self.did = text, hint, did
+
+    def __enter__(self) -> requirement:
+        return self
+
+    def __exit__(self, kind: type | None, exc: BaseException | None, tb: object) -> bool:
+        __tracebackhide__ = True
+        if exc is None or isinstance(exc, _Explained) or not isinstance(exc, Exception):
+            return False  # passed, explained already, or KeyboardInterrupt and the like
+        if isinstance(exc, AssertionError):  # the test's own message: first, wrapped, then the test's line
+            error = RequirementError(_wrap(str(exc).split("\n") if str(exc) else [self.text], RequirementError))
+        else:
+            error = RequirementError(_wrap(_error_lines(self.text, exc, self.did, self.hint), RequirementError))
+        error._cause_only = True  # not the `with` line: the line in the block, and the student's, say where
+        raise error from exc
+
+
+def raises(error: type[BaseException], call: Callable[[], object], what: str, requirement: str,
+           hint: str | None = None) -> BaseException:
+    """``call()`` must raise ``error``: return it (to check its message), else a RequirementError.
+
+    ``what`` is the call as the student reads it (``Value(-2.5) ** Value(0.5)``), ``requirement``
+    the sentence of the notebook it checks; ``hint`` is shown when another error comes out.
+    """
+    __tracebackhide__ = True
+    try:
+        made = call()
+    except error as exc:
+        return exc
+    except Exception as exc:  # noqa: BLE001 - another error: say which requirement it breaks
+        if isinstance(exc, NotImplementedError):
+            raise RequirementError(_wrap(_error_lines(what, exc, what, hint), RequirementError)) from exc
+        lines = _error_lines(requirement, exc, what, hint)
+        lines.insert(2, f"  expected {error.__name__}")
+        raise RequirementError(_wrap(lines, RequirementError)) from exc
+    raise RequirementError(_wrap([requirement, f"  {what} raised nothing: it returned {_short(made)}, expected "
+                                  f"{error.__name__}"], RequirementError))
+
+
+def _short(x: object) -> str:
+    try:
+        text = repr(x)
+    except Exception:  # a hostile or broken __repr__
+        text = f"a {type(x).__name__}"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _row(x: object) -> list[float] | None:
+    """A step's numbers as a list of floats (one number or a list of them), None if it is not that."""
+    try:
+        return [float(x)] if isinstance(x, int | float) else [float(v) for v in x]  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        return None
+
+
+def _show_row(r: list[float]) -> str:
+    """A step's numbers in full (a difference in the tenth digit must show)."""
+    return repr(r[0]) if len(r) == 1 else "[" + ", ".join(repr(v) for v in r) + "]"
+
+
+def _same_row(a: list[float] | None, b: list[float], tol: float) -> bool:
+    return a is not None and len(a) == len(b) and all(
+        math.isfinite(x) and abs(x - y) <= tol * max(1.0, abs(y)) for x, y in zip(a, b, strict=True))
+
+
+def check_steps(
+    what: str,
+    got: Sequence[object],
+    want: Sequence[object],
+    *,
+    name: str = "after step {k} the data is",
+    start: int = 1,
+    known: Mapping[str, Sequence[object]] | None = None,
+    causes: tuple[str, str] | None = None,
+    tol: float = 1e-12,
+) -> None:
+    """Compare a sequence of steps (an optimizer's trajectory, a training loop's losses) with the right one.
+
+    ``got[k]`` and ``want[k]`` are the numbers of step ``start + k`` (one number or a list). On the
+    first step where they part, the message says which steps still match, the numbers of that
+    step, by how much they differ when that is small (not rounding: ``tol``), and why: the hint
+    of ``known`` whose sequence yours matches (the numbers a classic bug gives, computed once),
+    else ``causes``: what usually makes the first step wrong, and what makes a later one wrong
+    (something carried over from step to step).
+    """
+    __tracebackhide__ = True
+    rows = [_row(x) for x in got] if isinstance(got, list | tuple) else None
+    if rows is None or len(rows) != len(want):
+        count = f"{len(got)} steps" if isinstance(got, list | tuple) else _short(got)
+        raise RequirementError(_wrap([f"{what}: expected {len(want)} steps, got {count}"], RequirementError))
+    for k, (mine, right) in enumerate(zip(rows, want, strict=True)):
+        right_row = _row(right) or []
+        if _same_row(mine, right_row, tol):
+            continue
+        step = start + k
+        lines = [f"{what}: " + (f"steps {start}..{step - 1} match; " if k > 1 else f"step {start} matches; "
+                                if k == 1 else "") + name.format(k=step) + " "
+                 + (_show_row(mine) if mine is not None else _short(got[k])) + f", expected {_show_row(right_row)}"]
+        if mine is not None and len(mine) == len(right_row):
+            gap = max(abs(x - y) for x, y in zip(mine, right_row, strict=True))
+            if gap < 1e-6:
+                lines.append(f"  they differ by {gap:.1e}: more than rounding (the tolerance is {tol:g})")
+        why = next((hint for hint, seq in (known or {}).items()
+                    if len(seq) >= len(rows) and all(_same_row(r, _row(b) or [], tol)
+                                                     for r, b in zip(rows, seq, strict=False))), None)
+        if why is None and causes is not None:
+            why = causes[0] if k == 0 else causes[1]
+        if why:
+            lines.append(f"  hint: {why}")
+        raise RequirementError(_wrap(lines, RequirementError))
 
 
 def check(check_id: str) -> None:

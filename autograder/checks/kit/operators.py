@@ -122,6 +122,35 @@ def reference_operator(name: str, **facts: Any) -> Operator:
     return Operator(name, value, derivative=derivative, **facts)
 
 
+def formula_operator(name: str, value: Callable[[float], float], derivative: Callable[[float], float],
+                     **facts: Any) -> Operator:
+    """A one-input method operator given by its formulas, for an operator ``zengrad_ref`` does not have.
+
+    The reference engine of the checks must know every operator a graph uses. When
+    ``zengrad_ref.Value`` has no method ``name``, it gets one, in the grader's process only, built
+    from these formulas the way every ``zengrad_ref`` operator is (the forward value, and a
+    ``_backward`` that adds ``derivative(x) * out.grad`` to the input's gradient). The checks still
+    compare with central differences of ``value``, an independent oracle of ``derivative``. A method
+    ``zengrad_ref`` already has is left alone; for a lasting operator, add it to ``zengrad_ref`` with
+    its tests, and use :func:`reference_operator`.
+    """
+    import zengrad_ref
+
+    if not hasattr(zengrad_ref.Value, name):
+        def method(self: Any) -> Any:
+            out = zengrad_ref.Value(value(self.data), (self,), name)
+
+            def _backward() -> None:
+                self.grad += derivative(self.data) * out.grad
+
+            out._backward = _backward
+            return out
+
+        method.__name__ = name
+        setattr(zengrad_ref.Value, name, method)
+    return Operator(name, value, derivative=derivative, **facts)
+
+
 def engine_names() -> tuple[str, ...]:
     """The names of the engine's operators, in table order."""
     return tuple(op.name for op in ENGINE)

@@ -46,7 +46,8 @@ def patched_module(p: Program, values: Sequence[float], grads: Sequence[float]) 
     return m, vals
 
 
-ZERO_GRAD_CASES = [[(1.0, 2.5)], [(1.0, 1.5), (-2.0, -2.0), (0.5, 0.25)], [(3.0, 0.0), (0.0, -7.0)]]
+ZERO_GRAD_CASES = [[(1.0, 2.5)], [(1.0, 1.5), (-2.0, -2.0), (0.5, 0.25)], [(3.0, 0.0), (0.0, -7.0)],
+                   [(0.0, 1.5), (0.0, -2.0), (0.0, 0.5)]]  # equal data (every bias starts at 0.0)
 
 
 def zero_grad_batch(engine: Engine, modules: Sequence[Sequence[tuple[float, float]]]) -> None:

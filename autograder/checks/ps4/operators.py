@@ -31,19 +31,27 @@ from autograder.checks.kit import (
     run_property,
 )
 from autograder.checks.kit.compare import a as an
+from autograder.checks.kit.generic import OVERFLOW_HINT, one_input_check
 from autograder.checks.kit.gradients import GradientCase, compare_batch, hint
+from autograder.checks.kit.misconceptions import misconception
 from autograder.checks.kit.operators import reference_operator
 from autograder.checks.kit.operators import register as register_operator
 from autograder.checks.kit.strategies import INITIAL, UPSTREAM, reals
 from autograder.reasons import Reason
 
-OVERFLOW_HINT = " (exp of a large positive number overflows: never give math.exp a large positive argument)"
+MAX_HINT = " (" + misconception("cross_entropy: the largest logit not subtracted",
+                                "subtract the largest logit from every logit before exp") + ")"
+LOG_OF_P_HINT = " (" + misconception(
+    "cross_entropy: log of a probability", "a log of a probability that rounds to 0: compute L = log(sum of "
+    "exp(z - m)) - (z[target] - m), never log(p[target])") + ")"
 
 
 def _overflow(failure: CheckFailure, hint_text: str) -> CheckFailure:
-    """The same failure, with a hint when the student's code raised OverflowError."""
+    """The same failure, with a hint when the student's code raised OverflowError (or a log of 0 in a loss)."""
     if "OverflowError" in failure.message:
         return CheckFailure(failure.message + hint_text, failure.reason)
+    if "ValueError: math domain error" in failure.message and "cross_entropy" in failure.message:
+        return CheckFailure(failure.message + LOG_OF_P_HINT, failure.reason)
     return failure
 
 
@@ -105,6 +113,42 @@ def pow_domain(engine: Engine) -> None:
                                f"{fmt(base)}")
 
 
+# a number exponent is problem set 1's power(), any base: the squares of every squared-error loss
+NUMBER_EXPONENT_HINT = misconception("a ** n: a number exponent not through power()",
+                                     "a number as the exponent goes to the given power() (problem set 1's **, defined "
+                                     "for any base): only a Value exponent needs a base > 0")
+NUMBER_EXPONENTS = [(-2.0, 2), (-1.5, 3), (0.0, 2), (-0.5, -1), (-3.0, 0), (2.0, 0.5), (-1.25, 2.0)]
+
+
+def pow_number_exponent(engine: Engine) -> None:
+    """``a ** n`` for a number ``n`` is the given ``power()``: defined for a base <= 0 too, with its gradient."""
+    probe = Program()
+    for base, n in NUMBER_EXPONENTS:
+        probe.op("pow", probe.leaf(base), const(n), what=f"a ** {n!r} with a = Value({fmt(base)})")
+    outcome = engine.run(probe)
+    if not outcome.ok:
+        err = outcome.error or {}
+        kind, msg = err.get("type", "Error"), err.get("message", "")
+        shown = probe.step_what(err.get("step")) or "a ** n"
+        if kind == "NotImplementedError":
+            raise StopCheck(f"not implemented yet: {shown} raises NotImplementedError. Replace `raise "
+                            "NotImplementedError()` with your code.", Reason.NOT_IMPLEMENTED)
+        raise CheckFailure(f"{shown} raised {kind}: {msg[:120]}; {NUMBER_EXPONENT_HINT}")
+    cases = []
+    for base, n in NUMBER_EXPONENTS:
+        graph = Graph()
+        graph.op("pow", graph.leaf(base, "a"), const(n))
+        graph.initial = {0: 0.25}
+        cases.append(GradientCase(graph, 1.5, what=f"a ** {fmt(n)} (a number exponent: the given power())",
+                                  use_fd=base != 0.0 or n >= 1))
+    try:
+        compare_batch(engine, cases)
+    except CheckFailure as failure:
+        raise CheckFailure(failure.message + " (" + misconception(
+            "a ** n: a number exponent not through power()", "a number exponent goes to the given power(): one "
+            "input, no log") + ")", failure.reason) from None
+
+
 def pow_check(engine: Engine) -> None:
     def prop(shape: str, a: float, b: float, aa: float, bb: float, c: float, k: float, g: float, g0: float) -> None:
         graph = pow_graph(shape, aa, bb, c, k) if shape == "(a ** b) ** c" else pow_graph(shape, a, b, c, k)
@@ -119,6 +163,7 @@ def pow_check(engine: Engine) -> None:
         graph = pow_graph("a ** b", a, b, 0.0, 0.0)
         graph.initial = {0: 0.25, 1: 0.25}
         compare(engine, graph, upstream=1.5, use_fd=False, what="a ** b at an extreme input")
+    pow_number_exponent(engine)
     pow_domain(engine)
 
 
@@ -126,48 +171,12 @@ def pow_check(engine: Engine) -> None:
 register_operator(reference_operator("softplus"))
 register_operator(reference_operator("gelu"))
 
-ACT_SHAPES = ["f(a)", "f(f(a))", "f(a) + f(a)"]
-ActCase = tuple[str, float, float, float, bool]  # shape, a, out.grad, a.grad before, against central differences
-
-
-def act_case(name: str, case: ActCase) -> GradientCase:
-    """The shape over ``a`` as a kit graph, driven ``_backward`` by ``_backward``."""
-    shape, a, upstream, initial, use_fd = case
-    g = Graph()
-    x = g.leaf(a, "a")
-    if shape == "f(a)":
-        g.op(name, x)
-    elif shape == "f(f(a))":
-        g.op(name, g.op(name, x))
-    else:
-        g.op("add", g.op(name, x), g.op(name, x))
-    if initial:
-        g.initial = {x: initial}
-    return GradientCase(g, upstream, use_fd=use_fd)
-
-
-def act_batch(name: str) -> Callable[[Engine, Sequence[ActCase]], None]:
-    def batch(engine: Engine, cases: Sequence[ActCase]) -> None:
-        try:
-            compare_batch(engine, [act_case(name, c) for c in cases])
-        except CheckFailure as failure:
-            raise _overflow(failure, OVERFLOW_HINT) from None
-
-    return batch
-
-
-@st.composite
-def act_cases(draw: st.DrawFn, values: st.SearchStrategy[float]) -> ActCase:
-    return draw(st.sampled_from(ACT_SHAPES)), draw(values), draw(UPSTREAM), draw(INITIAL), True
-
-
-ACT_EDGES = [("f(a)", x, 1.5, 0.25, False) for x in (1000.0, -1000.0, 30.0, -30.0, 0.0, 750.0, -750.0)]
 
 
 def activation_check(name: str, values: st.SearchStrategy[float]) -> Callable[[Engine], None]:
-    regression = [("f(a)", 0.5, 1.5, 0.0, True), ("f(a)", -1.2, 2.0, 0.75, True), ("f(a)", 2.5, 1.5, 0.0, True),
-                  ("f(a) + f(a)", 0.3, -1.5, 0.0, True), ("f(f(a))", -0.8, 0.5, 0.5, True), *ACT_EDGES]
-    return batched(f"ps4.{name}", act_batch(name), act_cases(values), 20, regression, size=6)
+    """One of this assignment's activations: the kit's check of a one-input operator, finite at +-1000 and
+    right between 2.5 and 1000 to the reference's tolerance (no clamp, GELU's tanh form)."""
+    return one_input_check("ps4", name, values, examples=20)
 
 
 # --- cross_entropy ------------------------------------------------------------------------------
@@ -228,6 +237,8 @@ CE_CASES = [  # regression cases: the notebook's, ties, +-1000, a logit used twi
     CECase((1000.0, 1000.0, 1000.0), (0, 1, 2), 0, 1.0),
     CECase((-1000.0, -1000.0), (0, 1), 1, 2.0, 0.5),
     CECase((0.7,), (0,), 0, 1.5),
+    CECase((1000.0, -1000.0, 0.0), (0, 1, 2), 1),  # the target far below the largest logit: no log of p
+    CECase((-1000.0, 1000.0, 999.0), (0, 1, 2), 0, 1.5),  # the largest logit is not the first
 ]
 
 
@@ -250,7 +261,7 @@ def ce_batch(engine: Engine, cases: Sequence[CECase]) -> None:
     expected = reference(p, ReferenceEngine({"Value": zengrad_ref.Value, "cross_entropy": cross_entropy}))
     got = run(engine, p)
     for c, r_kind, r_loss, r_leaves in plan:
-        kind = _read(got, r_kind, " (subtract the largest logit from every logit before exp)")
+        kind = _read(got, r_kind, MAX_HINT)
         if kind != "Value":
             raise CheckFailure(f"{c.shown} returned {an(kind)}, expected one Value")  # type: ignore[arg-type]
         mine_loss, ref_loss = _read(got, r_loss)[0], expected.reads[r_loss][0]  # type: ignore[index]
@@ -280,12 +291,14 @@ def ce_hint(c: CECase, probs: Sequence[float], uses: Sequence[Sequence[int]], mi
     """The classic bug that explains every logit's gradient at once, if one does."""
     g, g0 = c.upstream, c.initial
     if all(close(m, g0) for m in mine):
-        return (" (loss._backward() alone must pass the gradient to every logit: make the loss one node, "
-                "Value(L, logits, 'cross_entropy'), with its own _backward)")
+        return " (" + misconception("cross_entropy: not one node", "loss._backward() alone must pass the gradient "
+                                    "to every logit: make the loss one node, Value(L, logits, 'cross_entropy'), with "
+                                    "its own _backward") + ")"
     if all(close(m - g0, -(w - g0)) for m, w in zip(mine, want, strict=True)):
         return " (the sign is flipped: the gradient is softmax minus one-hot)"
     if all(close(m, g0 + g * sum(probs[i] for i in u)) for m, u in zip(mine, uses, strict=True)):
-        return " (that is softmax alone: the gradient is softmax minus one-hot, subtract 1 at the target)"
+        return " (" + misconception("cross_entropy: softmax without the one-hot", "that is softmax alone: the "
+                                    "gradient is softmax minus one-hot, subtract 1 at the target") + ")"
     parts = [g * (probs[i] - (1.0 if i == c.target else 0.0)) for i in uses[k]]
     if len(uses[k]) > 1 and any(close(mine[k], x) or close(mine[k], g0 + x) for x in parts):
         return f" ({c.names()[k]} appears {len(uses[k])} times in the logits: it receives every contribution, += not =)"

@@ -24,6 +24,7 @@ from autograder.checks.kit import (
     points,
     run,
 )
+from autograder.checks.kit.misconceptions import misconception
 from autograder.checks.kit.nets import call_zero_grad, zeroed
 from autograder.checks.kit.strategies import NUMBERS, reals
 from autograder.checks.kit.training import TrainCase, Training
@@ -36,8 +37,14 @@ TRAIN_TARGET = 0.90
 TRAIN_CPU = 30.0  # CPU seconds of the accuracy run in the worker (about 1.5 s on a 2-core runner)
 
 # --- Optimizer.zero_grad --------------------------------------------------------------------
+EQUAL_DATA = misconception("zero_grad: parameters told apart by their data",
+                           "two parameters with equal data are still two Values: reset every Value of self.params, "
+                           "do not compare or deduplicate them by data")
 ZERO_GRAD_CASES = [[(1.0, 3.0, True), (-2.0, -0.5, True), (0.5, 2.0, False)], [(1.0, 2.5, True)],
-                   [(3.0, 0.0, True), (0.0, -7.0, True)], [(0.25, 1.5, False)]]
+                   [(3.0, 0.0, True), (0.0, -7.0, True)], [(0.25, 1.5, False)],
+                   # parameters whose data are equal (every bias starts at 0.0): each one is its own Value
+                   [(0.0, 1.5, True), (0.0, -2.0, True), (0.0, 0.5, True)],
+                   [(0.5, 1.0, True), (0.5, 3.0, False), (0.5, -1.0, True)]]
 
 
 def zero_grad_batch(engine: Engine, cases: Sequence[Sequence[tuple[float, float, bool]]]) -> None:
@@ -64,8 +71,10 @@ def zero_grad_batch(engine: Engine, cases: Sequence[Sequence[tuple[float, float,
         for (d, g, own), (d2, g2) in zip(values, after, strict=True):
             if own and g2 != 0.0:
                 own_grads = [x[1] for x, v in zip(after, values, strict=True) if v[2]]
+                twin = sum(1 for x, _, o in values if o and x == d) > 1
+                why = EQUAL_DATA if twin else "every Value of self.params"
                 raise CheckFailure(f"{ctx}: the grads of its parameters are {fmts(own_grads)} afterwards, expected "
-                                   "all 0.0 (every Value of self.params)")
+                                   f"all 0.0 ({why})")
             if not own and g2 != g:
                 raise CheckFailure(f"{ctx}: the grad of a Value that is not one of its parameters is {fmt(g2)} "
                                    f"afterwards, expected {fmt(g)} (reset self.params, and only those)")
@@ -156,18 +165,28 @@ def alt_trajectory(case: OptCase, bug: str) -> list[list[float]]:
     return out
 
 
-BUGS = {
-    "SGD": {"velocity lost": "the velocity is not kept from one step to the next",
-            "nesterov ignored": "nesterov=True steps by lr * (grad + momentum * v)",
-            "dampened": "v = momentum * v + grad, not an average with (1 - momentum)"},
-    "Adam": {"no bias correction": "the bias correction m / (1 - b1**t), v / (1 - b2**t) is missing",
-             "eps inside sqrt": "eps goes outside the square root: sqrt(v_hat) + eps",
-             "betas swapped": "betas = (b1, b2): b1 for the gradient's average m, b2 for the square's v",
-             "t not kept": "the step count t must grow by 1 at every step, in the optimizer"},
-    "AdamW": {"decay in the gradient": "decoupled: shrink p.data directly, do not add the decay to the gradient",
-              "decay without lr": "the decay is lr * weight_decay * p.data",
-              "decay after the update": "decay first, then Adam's step",
-              "no decay": "the weight decay is missing"},
+BUGS = {  # classic bug -> its hint, each a misconception kind of the report
+    "SGD": {"velocity lost": misconception("SGD: the velocity is not kept between steps",
+                                           "the velocity is not kept from one step to the next"),
+            "nesterov ignored": misconception("SGD: Nesterov ignored",
+                                              "nesterov=True steps by lr * (grad + momentum * v)"),
+            "dampened": misconception("SGD: momentum dampened",
+                                      "v = momentum * v + grad, not an average with (1 - momentum)")},
+    "Adam": {"no bias correction": misconception("Adam: no bias correction",
+                                                 "the bias correction m / (1 - b1**t), v / (1 - b2**t) is missing"),
+             "eps inside sqrt": misconception("Adam: eps inside the square root",
+                                              "eps goes outside the square root: sqrt(v_hat) + eps"),
+             "betas swapped": misconception("Adam: betas swapped",
+                                            "betas = (b1, b2): b1 for the gradient's average m, b2 for the square's v"),
+             "t not kept": misconception("Adam: the step count is not kept",
+                                         "the step count t must grow by 1 at every step, in the optimizer")},
+    "AdamW": {"decay in the gradient": misconception("AdamW: L2 in the gradient instead of decoupled decay",
+                                                     "decoupled: shrink p.data directly, do not add the decay to the "
+                                                     "gradient"),
+              "decay without lr": misconception("AdamW: decay without lr", "the decay is lr * weight_decay * p.data"),
+              "decay after the update": misconception("AdamW: decay after Adam's step",
+                                                      "decay first, then Adam's step"),
+              "no decay": misconception("AdamW: no decay", "the weight decay is missing")},
 }
 
 
@@ -301,9 +320,12 @@ TRAINING = Training(
     loss_rule="step k: the mean of cross_entropy(model(x), label) over X, before the update",
     step_rule="each step: opt.zero_grad(), loss.backward(), opt.step(), with one Adam(model.parameters(), lr=lr) "
               "made before the loop",
-    bugs={"sum": "the loss is the mean: the sum times 1.0 / len(X)",
-          "fresh optimizer": "make one Adam before the loop: its moments carry over from step to step",
-          "no zero_grad": "opt.zero_grad() before loss.backward(): gradients accumulate"})
+    bugs={"sum": misconception("train: the sum instead of the mean",
+                               "the loss is the mean: the sum times 1.0 / len(X)"),
+          "fresh optimizer": misconception("train: a new optimizer every step",
+                                           "make one Adam before the loop: its moments carry over from step to step"),
+          "no zero_grad": misconception("train: no zero_grad", "opt.zero_grad() before loss.backward(): gradients "
+                                                                "accumulate")})
 TRAIN_CASES = [  # small and exact, simplest first: every argument, the default lr, the losses, the state
     TrainCase(TRAINING, (3, 3), 6, 1, 3, None, 700),
     TrainCase(TRAINING, (4, 3), 9, 2, 3, 0.05, 600),
