@@ -18,6 +18,7 @@ from tests.graded import GradedClass, grade_class
 from tests.unix import USERS
 
 ASSIGNMENT = "ps1_operators"
+pytest_plugins = ["tests.tiers"]  # which tier each test runs in
 
 
 @pytest.hookimpl(trylast=True)  # after -k/-m have deselected: the items are those the session runs

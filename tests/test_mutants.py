@@ -4,7 +4,7 @@ A mutant states exactly which cells lose their points; here the hidden checks of
 cells must fail and every other check must pass (a bug costs only its own cells), and
 the solution must pass them all. The checks run in notebook order, each seeing the state
 its test cell would see (``tests/fast_grading.py``). The same catalogue is graded through
-real ``nbgrader autograde`` by tests/test_ps{1,2,3}.py.
+real nbgrader by tests/test_assignments.py (a sample of it).
 """
 
 from __future__ import annotations
@@ -15,9 +15,13 @@ from autograder.mutants import catalogue, variants
 from autograder.release import assignments
 from tests.course_helpers import REPO, apply_edits, cell, max_points, solution_nb
 from tests.fast_grading import grade_fast, hidden_checks
+from tests.graded import sample
 
 CATALOGUE = catalogue()
-CASES = [(assignment, name) for assignment in sorted(CATALOGUE) for name in CATALOGUE[assignment]]
+# the unit tier runs one mutant per graded cell (tests/graded.py's sample) of every assignment; the slow tier the rest
+CASES = [pytest.param(assignment, name, id=f"{assignment.split('_')[0]}-{name}",
+                      marks=[] if name in sample(assignment) else [pytest.mark.slow])
+         for assignment in sorted(CATALOGUE) for name in CATALOGUE[assignment]]
 VARIANTS = variants()
 CORRECT = [(assignment, name) for assignment in sorted(VARIANTS) for name in VARIANTS[assignment]]
 
@@ -46,7 +50,7 @@ def test_the_solution_passes_every_hidden_check(assignment: str) -> None:
     assert {c: v.message for c, v in verdicts.items() if not v.passed} == {}
 
 
-@pytest.mark.parametrize(("assignment", "name"), CASES, ids=[f"{a.split('_')[0]}-{n}" for a, n in CASES])
+@pytest.mark.parametrize(("assignment", "name"), CASES)
 def test_a_mutant_fails_exactly_the_checks_of_the_cells_it_loses(assignment: str, name: str) -> None:
     mutant = CATALOGUE[assignment][name]
     verdicts = grade_fast(assignment, mutant)

@@ -71,6 +71,7 @@ def test_minimal_examples_name_the_graph_and_both_results() -> None:
                 for grade_id, ids in checks.items()}
 
     named = ("recursive_backward", "not_seeding", "seeding_after_walk", "no_visited_set", "reversed_order",
+             "walk_not_reversed",
              "zero_grad_skips_leaves", "returns_generator", "visited_flag_on_nodes", "seed_accumulates")
     messages = {student(name): messages_of(name) for name in named}
     assert messages["recursive-backward"]["backward_test"].endswith(
