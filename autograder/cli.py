@@ -15,14 +15,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import re
 import sys
 from pathlib import Path
 
+from autograder.grading.config import OVERRIDE, Overrides
 from autograder.results import outcomes as oc
 from autograder.sandbox.backends import BACKENDS, DEFAULT_BACKEND, Unjailed
-
-OVERRIDE = re.compile(r"^--[A-Za-z_]\w*\.[A-Za-z_]\w*=.*$", re.S)
 
 
 def _env() -> None:
@@ -52,22 +50,25 @@ def _usage(message: str) -> int:
     return oc.EXIT_USAGE
 
 
-def _split_overrides(extra: list[str], parser: argparse.ArgumentParser) -> list[str]:
+def _split_overrides(extra: list[str], parser: argparse.ArgumentParser) -> Overrides:
     bad = [a for a in extra if not OVERRIDE.match(a)]
     if bad:
         parser.error(f"unrecognized arguments: {' '.join(bad)} (config overrides look like --Class.trait=value)")
-    return extra
+    return Overrides.of(extra)
 
 
-def cmd_grade(args: argparse.Namespace, overrides: list[str]) -> int:
-    from autograder.grading import SandboxError, UsageError, grade
+def cmd_grade(args: argparse.Namespace, overrides: Overrides) -> int:
+    from autograder.grading import GradeOptions, SandboxError, UsageError, grade
     from autograder.grading.cluster import ClusterError
 
     course = find_course(args.course)
+    options = GradeOptions(assignments=tuple(args.assignments or ()), students=tuple(args.student or ()),
+                           workers=args.workers, overrides=overrides, job_timeout=args.job_timeout,
+                           feedback=not args.no_feedback, progress=not args.no_progress,
+                           scheduler=args.scheduler or os.environ.get("ZENGRAD_SCHEDULER") or None,
+                           resume=args.resume)
     try:
-        result = grade(course, args.assignments or None, args.student or None, args.workers, overrides,
-                       args.job_timeout, feedback=not args.no_feedback, progress=not args.no_progress,
-                       scheduler=args.scheduler or os.environ.get("ZENGRAD_SCHEDULER") or None, resume=args.resume)
+        result = grade(course, options)
     except UsageError as exc:
         return _usage(str(exc))
     except ClusterError as exc:
@@ -84,11 +85,11 @@ def cmd_grade(args: argparse.Namespace, overrides: list[str]) -> int:
     print(f"graded {len(result.outcomes)} submissions in {result.seconds:.1f} s on {result.workers} workers: "
           f"{len(result.outcomes) - len(errors)} graded, {len(errors)} errors; reports in {course / 'reports'}")
     if not result.verified:
-        print("gradebook verification FAILED:\n  " + "\n  ".join(result.problems), file=sys.stderr)
+        print("gradebook verification FAILED:\n  " + "\n  ".join(map(str, result.problems)), file=sys.stderr)
     return result.exit_code
 
 
-def cmd_demo(args: argparse.Namespace, overrides: list[str]) -> int:
+def cmd_demo(args: argparse.Namespace, overrides: Overrides) -> int:
     from autograder.demo import DemoError, run_demo
     from autograder.grading import SandboxError
 
@@ -103,7 +104,7 @@ def cmd_demo(args: argparse.Namespace, overrides: list[str]) -> int:
     return code
 
 
-def cmd_release(args: argparse.Namespace, overrides: list[str]) -> int:
+def cmd_release(args: argparse.Namespace, overrides: Overrides) -> int:
     from autograder.release import assignments, release
 
     course = find_course(args.course)
@@ -124,7 +125,7 @@ def cmd_release(args: argparse.Namespace, overrides: list[str]) -> int:
     return oc.EXIT_OK
 
 
-def cmd_validate(args: argparse.Namespace, overrides: list[str]) -> int:
+def cmd_validate(args: argparse.Namespace, overrides: Overrides) -> int:
     """nbgrader's Validator with the course's configuration, as a student's "Validate" button runs it."""
     path = Path(args.path).resolve()
     if not path.is_file():
@@ -133,9 +134,11 @@ def cmd_validate(args: argparse.Namespace, overrides: list[str]) -> int:
     from nbgrader.apps.validateapp import ValidateApp
     from nbgrader.validator import Validator
 
+    from autograder.grading.config import initialize_app
+
     with contextlib.chdir(course):
         app = ValidateApp()
-        app.initialize(list(overrides))
+        initialize_app(app, overrides)
         app.log.setLevel("ERROR")
     validator = Validator(parent=app)
     try:
@@ -159,7 +162,7 @@ def cmd_validate(args: argparse.Namespace, overrides: list[str]) -> int:
     return oc.EXIT_OK
 
 
-def cmd_gradescope(args: argparse.Namespace, overrides: list[str]) -> int:
+def cmd_gradescope(args: argparse.Namespace, overrides: Overrides) -> int:
     """Build a Gradescope autograder zip for one assignment (see autograder/gradescope/)."""
     from autograder.gradescope import BundleError, build_bundle, unsafe_warning
     from autograder.sandbox.backends import backend_named
@@ -179,7 +182,7 @@ def cmd_gradescope(args: argparse.Namespace, overrides: list[str]) -> int:
     return oc.EXIT_OK
 
 
-def cmd_serve(args: argparse.Namespace, overrides: list[str]) -> int:
+def cmd_serve(args: argparse.Namespace, overrides: Overrides) -> int:
     """The submit-time grading service (see autograder/service/service.py)."""
     from autograder.grading.cluster import ClusterError
     from autograder.sandbox.backends import SandboxUnavailable
@@ -196,7 +199,7 @@ def cmd_serve(args: argparse.Namespace, overrides: list[str]) -> int:
         print(f"zengrad-kit: error: {exc}", file=sys.stderr)
         return oc.EXIT_INTERNAL
     return oc.EXIT_OK
-def cmd_lms(args: argparse.Namespace, overrides: list[str]) -> int:
+def cmd_lms(args: argparse.Namespace, overrides: Overrides) -> int:
     """Write an LMS gradebook CSV (Canvas, Moodle, Brightspace) matched against the LMS's own export."""
     from autograder.results.lms import LmsError, export_lms, parse_items, summary
 
@@ -244,7 +247,7 @@ def cmd_canvas_push(args: argparse.Namespace) -> int:
     return 1 if result.serious or not result.verified else oc.EXIT_OK
 
 
-def cmd_similarity(args: argparse.Namespace, overrides: list[str]) -> int:
+def cmd_similarity(args: argparse.Namespace, overrides: Overrides) -> int:
     """Write reports/similarity/<assignment>.html and .json (autograder/results/similarity.py); no grade changes."""
     from autograder.results.similarity import THRESHOLD, similarity_report
 

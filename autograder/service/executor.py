@@ -11,12 +11,16 @@ what a task is and words how it ended.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from autograder.grading.config import Overrides
 from autograder.grading.executors import DONE, FAILED, TIMEOUT, DaskCluster, Ended, LocalPool, killed_text
+from autograder.grading.private import PrivateCourses
 from autograder.sandbox.backends import Backend
 from autograder.service.worker import FeedbackResult, grade_for_feedback, warm
 
@@ -29,30 +33,40 @@ class Task:
     material: Any  # autograder.grading.private.Material
     student: str
     files: dict[str, bytes]
-    overrides: tuple[str, ...]
+    overrides: Overrides
     levels: dict[str, str]
 
 
 Finished = tuple[str, FeedbackResult | None, str]  # (task name, result, error text if no result)
 
 
-def _grade(task: Task) -> FeedbackResult:
-    """In a local worker: one task (a failure is reported by the pool, as an internal error)."""
-    return grade_for_feedback(task.material, task.student, task.files, task.overrides, task.levels)
-
-
 class LocalExecutor:
-    """``workers`` forked, warm grading processes on this machine (a LocalPool whose jobs are tasks)."""
+    """``workers`` forked, warm grading processes on this machine (a LocalPool whose jobs are tasks).
 
-    def __init__(self, materials: list[Any], overrides: tuple[str, ...], workers: int, job_timeout: float,
+    Each worker grades in private courses of its own, in a directory this executor removes on close.
+    """
+
+    def __init__(self, materials: list[Any], overrides: Overrides, workers: int, job_timeout: float,
                  log_dir: Path) -> None:
+        scratch = self.scratch = Path(tempfile.mkdtemp(prefix="zengrad-serve-"))
+
         def setup() -> Callable[[Task], FeedbackResult]:  # in each worker, once: every assignment's private course
+            courses = PrivateCourses(scratch)
             for material in materials:
-                warm(material, overrides)
-            return _grade
+                warm(material, overrides, courses)
+
+            def grade(task: Task) -> FeedbackResult:  # a failure is reported by the pool, as an internal error
+                return grade_for_feedback(task.material, task.student, task.files, task.overrides, task.levels,
+                                          courses)
+
+            return grade
 
         self.job_timeout = job_timeout
-        self.pool = LocalPool(setup, workers, job_timeout, log_dir)
+        try:
+            self.pool = LocalPool(setup, workers, job_timeout, log_dir)
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
         self.size = self.pool.size
 
     def free(self) -> int:
@@ -81,6 +95,7 @@ class LocalExecutor:
 
     def close(self) -> None:
         self.pool.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 class DaskExecutor:
