@@ -134,6 +134,9 @@ class PrivateCourses:
 
     def __init__(self, parent: Path | None = None) -> None:
         self.parent = parent
+        self._forget()
+
+    def _forget(self) -> None:
         self.root: Path | None = None
         self.pid = os.getpid()
         self.built: dict[tuple[str, Grading], tuple[Path, GradingSession]] = {}
@@ -141,7 +144,7 @@ class PrivateCourses:
     def session(self, material: Material, how: Grading) -> tuple[Path, GradingSession]:
         """The private course for ``material`` graded ``how`` (built now if it is not yet)."""
         if self.pid != os.getpid():  # inherited through a fork: those courses are the parent's
-            self.__init__(self.parent)  # type: ignore[misc]
+            self._forget()
         key = (material.digest, how)
         if key not in self.built:
             if self.root is None:
@@ -154,7 +157,7 @@ class PrivateCourses:
         """Remove every private course of this process."""
         if self.root is not None and self.pid == os.getpid():
             shutil.rmtree(self.root, ignore_errors=True)
-        self.root, self.built = None, {}
+        self._forget()
 
 
 def _build(course: Path, material: Material, how: Grading) -> GradingSession:
