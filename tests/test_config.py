@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import pickle
+import re
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,63 @@ def test_no_raw_config_section_is_read_with_its_default_typed_again() -> None:
                     and isinstance(node.func.value, ast.Attribute) and node.func.value.attr[:1].isupper()):
                 found.append(f"{path}:{node.lineno}: {ast.unparse(node)}")
     assert found == []
+
+
+# --- the README's knob lists: checked against the classes that declare the knobs --------------------------------
+
+KNOB = re.compile(r"`(?:c\.)?(?:([A-Z]\w*)\.)?([a-z_]\w*)`\s*\((?:`([^`]+)`|(\d+(?:\.\d+)?))")
+EXAMPLE = re.compile(r"^\s*c\.([A-Z]\w*)\.(\w+)\s*=.*#.*\[([^\]]+)\]\s*$")
+
+
+def knob_class(name: str) -> type:
+    from nbgrader.preprocessors import Execute
+
+    from autograder.sandbox.jail import Sandbox
+    from autograder.service.policy import GradingService
+
+    return {"GuardedExecute": GuardedExecute, "TrustedChecks": TrustedChecks, "Execute": Execute,
+            "Sandbox": Sandbox, "GradingService": GradingService}[name]
+
+
+def readme_knobs(text: str) -> list[tuple[str, str, str, bool]]:
+    """(class, trait, value as written, is it the class's default) for every knob the text gives a value:
+    ```Class.trait` (value)`` (a bare ```trait` (value)`` belongs to the class named before it in the same
+    paragraph) is the course's value; ``c.Class.trait = ...  # ... [value]`` states the class's default."""
+    found = []
+    for paragraph in text.split("\n\n"):
+        current = None
+        for match in KNOB.finditer(paragraph):
+            current = match[1] or current
+            if current is not None:
+                found.append((current, match[2], match[3] or match[4], False))
+        for line in paragraph.splitlines():
+            example = EXAMPLE.match(line)
+            if example:
+                found.append((example[1], example[2], example[3], True))
+    return found
+
+
+def test_the_knob_reader_reads_what_the_readme_writes() -> None:
+    text = ("* `GuardedExecute.cell_cpu_seconds` (60), `notebook_cpu_seconds` (300), backstops\n"
+            "  `Execute.timeout` (600 s per cell);\n"
+            "  `GradingService.workers` (0: one per core), `state_dir` (`service`)\n"
+            "\n  c.GradingService.window_minutes = 60           # ... per window [60]\n")
+    assert readme_knobs(text) == [("GuardedExecute", "cell_cpu_seconds", "60", False),
+                                  ("GuardedExecute", "notebook_cpu_seconds", "300", False),
+                                  ("Execute", "timeout", "600", False), ("GradingService", "workers", "0", False),
+                                  ("GradingService", "state_dir", "service", False),
+                                  ("GradingService", "window_minutes", "60", True)]
+
+
+def test_the_readme_s_knob_values_are_the_classes_own() -> None:
+    """The README's numbers are what the classes read from this course's configuration (or, in brackets, the
+    classes' defaults): a changed default or config shows up here, not as a stale third copy."""
+    cfg = course_config(REPO)
+    knobs = readme_knobs((REPO / "README.md").read_text())
+    assert len(knobs) >= 15
+    for cls_name, trait, written, is_default in knobs:
+        cls = knob_class(cls_name)
+        value = getattr(cls() if is_default else cls(config=cfg), trait)
+        expected = value if isinstance(value, str) else float(value)
+        got = written.strip('"') if isinstance(value, str) else float(written)
+        assert got == expected, f"README says {cls_name}.{trait} is {written}; the class reads {value!r}"
