@@ -113,6 +113,8 @@ def test_the_recorder_writes_what_the_worker_graded_and_verify_reads_it_back(gra
 
 def test_the_recorder_refuses_a_result_that_is_not_this_submission_s(graded) -> None:
     course, _, jobs, results, _ = graded
+    before = course.grades(PS1)["perfect"]
     outcome = RecordingSession(course.root, NO_OVERRIDES, feedback=False).record(jobs["perfect"], results["bug"])
-    assert outcome.status == oc.ERROR and outcome.error_kind == oc.AUTOGRADE_FAILED
-    assert "not this submission's notebook" in outcome.message
+    assert outcome.status == oc.ERROR and outcome.error_kind == oc.AUTOGRADE_FAILED and not outcome.cells
+    assert "not this submission's" in outcome.message
+    assert course.grades(PS1)["perfect"] == before  # nothing of the bug's result was written as perfect's

@@ -106,6 +106,33 @@ def definitions_snapshot(course: Path) -> Definitions:
         return Definitions(copy.read_bytes(), assignments)
 
 
+def reuse_gradebook_engines() -> None:
+    """One SQLAlchemy engine per database URL in this process, instead of one per ``Gradebook(...)``.
+
+    nbgrader and the course's preprocessors open the gradebook about a dozen times per
+    submission (in a worker's private course, and again in the recorder), each time with a fresh
+    engine whose SQL must be compiled again: about a fifth of recording a result. Reusing the
+    engine (its pool and compiled-statement cache) changes no query and no result; sessions are
+    still opened and closed exactly as before, and ``Gradebook.close`` still disposes the
+    engine's connections, so none crosses a fork.
+    """
+    from nbgrader import api as nbapi
+
+    if getattr(nbapi.create_engine, "zengrad_cached", False):
+        return
+    original = nbapi.create_engine
+    engines: dict[tuple, Any] = {}
+
+    def create_engine(url: Any, *args: Any, **kwargs: Any) -> Any:
+        key = (str(url), args, tuple(sorted(kwargs.items())))
+        if key not in engines:
+            engines[key] = original(url, *args, **kwargs)
+        return engines[key]
+
+    create_engine.zengrad_cached = True  # type: ignore[attr-defined]
+    nbapi.create_engine = create_engine
+
+
 def gradebook_cells(course: Path, job: Job, nbs: dict[str, Any] | None = None,
                     gb: Any = None) -> tuple[list[CellResult], float, float]:
     """The submission's grade cells as the gradebook holds them (0 where no score), with outputs from ``nbs``."""

@@ -118,6 +118,7 @@ class Graded:
     outcome: Outcome
     notebooks: dict[str, bytes]  # notebook name (without .ipynb) -> the autograded notebook
     feedback: dict[str, bytes] = field(default_factory=dict)  # notebook name -> feedback HTML
+    digest: str = ""  # files_digest of the files graded: the recorder refuses a result for other files
 
 
 # --------------------------------------------------------------------------------------- the private courses
@@ -216,10 +217,18 @@ def grade_submission(material: Material, student: str, files: dict[str, bytes], 
                  if (html / f"{name}.html").exists()}
         for kind in ("submitted", "autograded", "feedback"):
             shutil.rmtree(course / kind / student, ignore_errors=True)
-        return Graded(outcome, notebooks, pages)
+        return Graded(outcome, notebooks, pages, files_digest(files))
 
 
 def submission_files(course: Path, job: Job) -> dict[str, bytes]:
     """The files of ``submitted/<student>/<assignment>/``, as a private course needs them."""
     folder = Path(course) / "submitted" / job.student / job.assignment
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def files_digest(files: dict[str, bytes]) -> str:
+    """A digest of a submission's files (relative path and content): the same files, the same digest."""
+    h = hashlib.sha256()
+    for name in sorted(files, key=lambda n: Path(n).parts):  # the order of sorted(folder.rglob("*"))
+        h.update(name.encode() + b"\0" + files[name] + b"\0")
+    return h.hexdigest()[:16]

@@ -2,11 +2,13 @@
 
 Workers grade in private courses (:func:`autograder.grading.private.grade_submission`); the
 coordinator records each result with :class:`RecordingSession`, which runs nbgrader's
-``Autograde`` on the real course with execution and checks replaced by the worker's notebook
-(:class:`ApplyGraded`). Sanitizing, restoring read-only cells, the integrity scan, the scores
-(``SaveAutoGrades``), late penalties, the declared-files copy into ``autograded/`` and the
-feedback pages all happen exactly as in a local ``nbgrader autograde``, in one process, so the
-gradebook has a single writer and its rows are the ones stock nbgrader writes.
+``Autograde`` on the real course with the worker's notebook in place of sanitizing, execution
+and checks (:class:`ApplyGraded`): the submission and student rows, the declared-files copy into
+``autograded/``, the scores (``SaveAutoGrades``), late penalties and the feedback pages are
+written exactly as a local ``nbgrader autograde`` writes them, by one process, so the gradebook
+has a single writer. The sanitize steps are not run again: they only transform the notebook the
+worker already transformed, so the recorder instead checks that the worker graded exactly the
+files the course holds (:attr:`~autograder.grading.private.Graded.digest`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 
 from autograder.grading.config import NO_OVERRIDES, Overrides
 from autograder.grading.discover import Job
-from autograder.grading.private import Graded
+from autograder.grading.private import Graded, files_digest, submission_files
 from autograder.grading.resources import GRADED, run_data
 from autograder.grading.session import GradingSession
 from autograder.results import outcomes as oc
@@ -29,21 +31,18 @@ RECORDED_FROM = "SaveAutoGrades"  # the course's autograde chain from this step 
 
 
 class ApplyGraded(NbGraderPreprocessor):
-    """In place of execution and checks: the notebook a worker autograded, given in ``resources``."""
+    """In place of sanitizing, execution and checks: the notebook a worker autograded, given in ``resources``."""
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         name = resources.get("nbgrader", {}).get("notebook")
         content = run_data(resources).get(GRADED, {}).get(name)
         if content is None:
             raise RuntimeError(f"no worker's result for notebook {name!r}")
-        graded = nbformat.reads(content.decode(), as_version=4)
-        if [(c.cell_type, c.source) for c in graded.cells] != [(c.cell_type, c.source) for c in nb.cells]:
-            raise RuntimeError(f"the worker's result for notebook {name!r} is not this submission's notebook")
-        return graded, resources
+        return nbformat.reads(content.decode(), as_version=4), resources
 
 
 class RecordingSession(GradingSession):
-    """nbgrader's converter on the coordinator, with execution and checks replaced by a worker's result.
+    """nbgrader's converter on the coordinator, with sanitizing, execution and checks replaced by a worker's result.
 
     The autograde chain is the course's own from ``SaveAutoGrades`` on (nbgrader's default tail
     if the course configures none), after :class:`ApplyGraded`.
@@ -58,14 +57,21 @@ class RecordingSession(GradingSession):
         names = [p if isinstance(p, str) else p.__name__ for p in chain]
         tail = next((chain[i:] for i, n in enumerate(names) if n.rsplit(".", 1)[-1] == RECORDED_FROM),
                     [SaveAutoGrades, AssignLatePenalties, CheckCellMetadata])
+        self.app.config.Autograde.sanitize_preprocessors = []
         self.app.config.Autograde.autograde_preprocessors = [ApplyGraded, *tail]
 
     def record(self, job: Job, graded: Graded) -> Outcome:
         """Write one worker's result into the real gradebook (and autograded/, feedback/); its outcome.
 
         Everything is read back from what was written here; where the worker failed, its reason
-        (the first-hand one) is the outcome's, as a local run would have said it.
+        (the first-hand one) is the outcome's, as a local run would have said it. A result for other
+        files than the course holds now is refused, and nothing is written for it.
         """
+        if graded.digest != files_digest(submission_files(self.course, job)):
+            outcome = Outcome(job.assignment, job.student)
+            outcome.fail(oc.AUTOGRADE_FAILED, "the worker's result is not this submission's: it graded other "
+                                              "files than submitted/ holds (changed during the run?); grade again")
+            return outcome
         outcome = self.grade(job, {GRADED: dict(graded.notebooks)})
         remote = graded.outcome
         outcome.log = remote.log + ("\n" + outcome.log if outcome.log else "")

@@ -15,7 +15,7 @@ from autograder.grading.coordinator import Batch, grade_jobs
 from autograder.grading.discover import Job, UsageError, discover
 from autograder.grading.gradebook import Mismatch, check_gradebook, gradebook_cells, reset_submission, verify
 from autograder.grading.pool import default_workers
-from autograder.grading.private import Grading, course_materials
+from autograder.grading.private import Grading, course_materials, files_digest, submission_files
 from autograder.grading.session import preload
 from autograder.results import outcomes as oc
 from autograder.results.outcomes import Outcome
@@ -76,14 +76,7 @@ def check_sandbox(cfg: Any) -> Backend:
 
 def submission_digest(course: Path, job: Job) -> str:
     """A digest of the submitted files: a resumed run regrades a submission whose files changed."""
-    import hashlib
-
-    folder = course / "submitted" / job.student / job.assignment
-    h = hashlib.sha256()
-    for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            h.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()[:16]
+    return files_digest(submission_files(course, job))
 
 
 def already_graded(course: Path, digests: dict[tuple[str, str], str]) -> dict[tuple[str, str], Outcome]:

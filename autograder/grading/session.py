@@ -21,7 +21,7 @@ from typing import Any
 
 from autograder.grading.config import NO_OVERRIDES, Overrides, initialize_app
 from autograder.grading.discover import Job
-from autograder.grading.gradebook import gradebook_cells
+from autograder.grading.gradebook import gradebook_cells, reuse_gradebook_engines
 from autograder.grading.resources import NOTHING, CarriesRunData
 from autograder.results import outcomes as oc
 from autograder.results.outcomes import Outcome
@@ -56,6 +56,7 @@ class GradingSession:
         self.course = Path(course).resolve()
         self.feedback = feedback
         os.chdir(self.course)
+        reuse_gradebook_engines()
         self.app = AutogradeApp()
         initialize_app(self.app, overrides, ["--force"])
         self.app.log.setLevel("INFO")
