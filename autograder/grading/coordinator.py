@@ -9,6 +9,8 @@ Each job ends exactly once: recorded, or an explicit error the executor words.
 
 from __future__ import annotations
 
+import sys
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,13 +19,50 @@ from typing import TYPE_CHECKING, Any
 
 from autograder.grading.discover import Job
 from autograder.grading.executors import DONE, Ended, Executor
-from autograder.grading.pool import Progress
 from autograder.grading.private import Grading, submission_files
 from autograder.results import outcomes as oc
 from autograder.results.outcomes import Outcome
 
 if TYPE_CHECKING:
     from autograder.grading.recorder import RecordingSession
+
+
+class Progress:
+    """A progress bar on a terminal; a few plain lines in a log or a pipe (no carriage-return frames)."""
+
+    def __init__(self, total: int, enabled: bool = True) -> None:
+        self.total, self.done, self.errors = total, 0, 0
+        self.enabled = enabled
+        self.tty = enabled and sys.stderr.isatty()
+        self.started = self.last = time.monotonic()
+        self.bar = None
+        if self.tty:
+            from tqdm import tqdm
+
+            tqdm.monitor_interval = 0  # no monitor thread: workers are forked from this process
+            self.bar = tqdm(total=total, desc="grading", unit="sub", file=sys.stderr, dynamic_ncols=True)
+        elif enabled:
+            print(f"grading {total} submissions", file=sys.stderr, flush=True)
+
+    def update(self, error: bool) -> None:
+        self.done += 1
+        self.errors += error
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(errors=self.errors)
+            return
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        step = max(1, self.total // 10)
+        if self.done == self.total or self.done % step == 0 or now - self.last > 30:
+            self.last = now
+            print(f"graded {self.done}/{self.total} ({self.errors} errors, {now - self.started:.0f} s)",
+                  file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 @dataclass(frozen=True)
