@@ -4,14 +4,25 @@ there, and the coordinator's recorder as the only writer of the course's gradebo
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from autograder.grading.config import NO_OVERRIDES
 from autograder.grading.discover import discover
 from autograder.grading.gradebook import definitions_snapshot, open_gradebook, verify
-from autograder.grading.private import PrivateCourses, course_materials, grade_submission, submission_files
+from autograder.grading.private import (
+    PrivateCourses,
+    course_materials,
+    grade_submission,
+    scratch_dir,
+    submission_files,
+)
 from autograder.grading.recorder import RecordingSession
 from autograder.grading.resources import VISIBILITY
 from autograder.grading.session import preload
@@ -118,3 +129,18 @@ def test_the_recorder_refuses_a_result_that_is_not_this_submission_s(graded) -> 
     assert outcome.status == oc.ERROR and outcome.error_kind == oc.AUTOGRADE_FAILED and not outcome.cells
     assert "not this submission's" in outcome.message
     assert course.grades(PS1)["perfect"] == before  # nothing of the bug's result was written as perfect's
+
+
+def test_a_killed_run_s_private_courses_are_removed_by_the_next_run() -> None:
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = Path(tempfile.mkdtemp(prefix=f"zengrad-test-{gone.stdout.strip()}-"))  # its owner exited
+    (stale / "private").mkdir()
+    live = Path(tempfile.mkdtemp(prefix=f"zengrad-test-{os.getpid()}-"))  # its owner (this process) runs
+    mine = scratch_dir("test")
+    try:
+        assert not stale.exists() and live.is_dir() and mine.is_dir()
+        assert mine.name.startswith(f"zengrad-test-{os.getpid()}-")
+    finally:
+        shutil.rmtree(live, ignore_errors=True)
+        shutil.rmtree(mine, ignore_errors=True)
+        shutil.rmtree(stale, ignore_errors=True)

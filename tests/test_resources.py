@@ -69,3 +69,4 @@ def test_a_converter_puts_its_submission_s_data_into_every_notebook_s_resources(
     assert run_data(first) == {VISIBILITY: {"mul_test": "none"}}
     assert run_data(second) == {VISIBILITY: {"mul_test": "full"}}
     assert first["nbgrader"]["student"] == "ada" and copy.deepcopy(first) == first  # nbconvert copies it
+

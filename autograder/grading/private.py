@@ -182,6 +182,18 @@ def _build(course: Path, material: Material, how: Grading) -> GradingSession:
     return GradingSession(course, pinned, how.feedback, how.after_grades)
 
 
+def scratch_dir(kind: str) -> Path:
+    """A directory for the private courses of this process's workers, named after its pid (the owner removes
+    it); those of processes that no longer run (a coordinator killed with ``kill -9``) are removed first."""
+    import psutil
+
+    for old in Path(tempfile.gettempdir()).glob(f"zengrad-{kind}-*-*"):
+        pid = old.name.split("-")[2]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"zengrad-{kind}-{os.getpid()}-"))
+
+
 _PROCESS = PrivateCourses()  # the courses of a process that grades without its own (a Dask worker)
 atexit.register(_PROCESS.close)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,7 @@ from autograder.grading.coordinator import Batch, grade_jobs
 from autograder.grading.discover import Job, UsageError, discover
 from autograder.grading.gradebook import Mismatch, check_gradebook, gradebook_cells, reset_submission, verify
 from autograder.grading.pool import default_workers
-from autograder.grading.private import Grading, course_materials, files_digest, submission_files
+from autograder.grading.private import Grading, course_materials, files_digest, scratch_dir, submission_files
 from autograder.grading.session import preload
 from autograder.results import outcomes as oc
 from autograder.results.outcomes import Outcome
@@ -169,7 +168,7 @@ def _grade_jobs(course: Path, jobs: list[Job], options: GradeOptions, workers: i
             executor.close()
     from autograder.grading import pool
 
-    scratch = Path(tempfile.mkdtemp(prefix="zengrad-run-"))
+    scratch = scratch_dir("run")
     try:
         executor = pool.local_pool(min(workers, len(jobs)), job_timeout, course / "reports" / "logs", scratch)
         try:

@@ -12,7 +12,6 @@ what a task is and words how it ended.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 
 from autograder.grading.config import Overrides
 from autograder.grading.executors import DONE, FAILED, TIMEOUT, DaskCluster, Ended, LocalPool, killed_text
-from autograder.grading.private import PrivateCourses
+from autograder.grading.private import PrivateCourses, scratch_dir
 from autograder.sandbox.backends import Backend
 from autograder.service.worker import FeedbackResult, grade_for_feedback, warm
 
@@ -48,7 +47,7 @@ class LocalExecutor:
 
     def __init__(self, materials: list[Any], overrides: Overrides, workers: int, job_timeout: float,
                  log_dir: Path) -> None:
-        scratch = self.scratch = Path(tempfile.mkdtemp(prefix="zengrad-serve-"))
+        scratch = self.scratch = scratch_dir("serve")
 
         def setup() -> Callable[[Task], FeedbackResult]:  # in each worker, once: every assignment's private course
             courses = PrivateCourses(scratch)
