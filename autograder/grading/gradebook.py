@@ -42,8 +42,11 @@ def check_gradebook(course: Path, assignments: list[str]) -> None:
 
 
 def ensure_students(course: Path, students: list[str]) -> None:
-    """Create missing students up front; nbgrader's Autograde then only updates them
-    (``update_or_create_student`` with no fields), as stock does."""
+    """Create missing students up front, in id order: the gradebook lists its students (and so its CSV export
+    lists rows) in the order they were created, which must not be the order in which workers happened to finish.
+
+    nbgrader's Autograde then only updates them (``update_or_create_student`` with no fields), as stock does.
+    """
     from nbgrader.api import MissingEntry
 
     with open_gradebook(course) as gb:

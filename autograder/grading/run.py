@@ -12,7 +12,14 @@ from typing import Any
 from autograder.grading.config import NO_OVERRIDES, Overrides, course_config, default_job_timeout, sandbox_backend
 from autograder.grading.coordinator import Batch, grade_jobs
 from autograder.grading.discover import Job, UsageError, discover
-from autograder.grading.gradebook import Mismatch, check_gradebook, gradebook_cells, reset_submission, verify
+from autograder.grading.gradebook import (
+    Mismatch,
+    check_gradebook,
+    ensure_students,
+    gradebook_cells,
+    reset_submission,
+    verify,
+)
 from autograder.grading.pool import default_workers
 from autograder.grading.private import Grading, course_materials, files_digest, scratch_dir, submission_files
 from autograder.grading.session import preload
@@ -125,6 +132,7 @@ def grade(course: Path, options: GradeOptions = GradeOptions()) -> RunResult:
         backend = check_sandbox(cfg)
     preload()
     check_gradebook(course, sorted({j.assignment for j in jobs}))
+    ensure_students(course, [j.student for j in jobs])
     digests = {(j.assignment, j.student): submission_digest(course, j) for j in jobs}
     kept = already_graded(course, digests) if options.resume else {}
     todo = [j for j in jobs if (j.assignment, j.student) not in kept]
