@@ -17,16 +17,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import re
 import sys
 from pathlib import Path
 
+from autograder.grading.config import OVERRIDE, Overrides
 from autograder.hub.commands import add_parsers as add_hub_parsers
 from autograder.hub.commands import before_grading
 from autograder.results import outcomes as oc
 from autograder.sandbox.backends import BACKENDS, DEFAULT_BACKEND, Unjailed
-
-OVERRIDE = re.compile(r"^--[A-Za-z_]\w*\.[A-Za-z_]\w*=.*$", re.S)
 
 
 def _env() -> None:
@@ -56,25 +54,28 @@ def _usage(message: str) -> int:
     return oc.EXIT_USAGE
 
 
-def _split_overrides(extra: list[str], parser: argparse.ArgumentParser) -> list[str]:
+def _split_overrides(extra: list[str], parser: argparse.ArgumentParser) -> Overrides:
     bad = [a for a in extra if not OVERRIDE.match(a)]
     if bad:
         parser.error(f"unrecognized arguments: {' '.join(bad)} (config overrides look like --Class.trait=value)")
-    return extra
+    return Overrides.of(extra)
 
 
-def cmd_grade(args: argparse.Namespace, overrides: list[str]) -> int:
-    from autograder.grading import SandboxError, UsageError, grade
+def cmd_grade(args: argparse.Namespace, overrides: Overrides) -> int:
+    from autograder.grading import GradeOptions, SandboxError, UsageError, grade
     from autograder.grading.cluster import ClusterError
 
     course = find_course(args.course)
     stop = before_grading(course, "grade", args.argv)  # as the course's owner; no leaky shared course
     if stop is not None:
         return stop
+    options = GradeOptions(assignments=tuple(args.assignments or ()), students=tuple(args.student or ()),
+                           workers=args.workers, overrides=overrides, job_timeout=args.job_timeout,
+                           feedback=not args.no_feedback, progress=not args.no_progress,
+                           scheduler=args.scheduler or os.environ.get("ZENGRAD_SCHEDULER") or None,
+                           resume=args.resume)
     try:
-        result = grade(course, args.assignments or None, args.student or None, args.workers, overrides,
-                       args.job_timeout, feedback=not args.no_feedback, progress=not args.no_progress,
-                       scheduler=args.scheduler or os.environ.get("ZENGRAD_SCHEDULER") or None, resume=args.resume)
+        result = grade(course, options)
     except UsageError as exc:
         return _usage(str(exc))
     except ClusterError as exc:
@@ -91,11 +92,11 @@ def cmd_grade(args: argparse.Namespace, overrides: list[str]) -> int:
     print(f"graded {len(result.outcomes)} submissions in {result.seconds:.1f} s on {result.workers} workers: "
           f"{len(result.outcomes) - len(errors)} graded, {len(errors)} errors; reports in {course / 'reports'}")
     if not result.verified:
-        print("gradebook verification FAILED:\n  " + "\n  ".join(result.problems), file=sys.stderr)
+        print("gradebook verification FAILED:\n  " + "\n  ".join(map(str, result.problems)), file=sys.stderr)
     return result.exit_code
 
 
-def cmd_demo(args: argparse.Namespace, overrides: list[str]) -> int:
+def cmd_demo(args: argparse.Namespace, overrides: Overrides) -> int:
     from autograder.demo import DemoError, run_demo
     from autograder.grading import SandboxError
 
@@ -110,7 +111,7 @@ def cmd_demo(args: argparse.Namespace, overrides: list[str]) -> int:
     return code
 
 
-def cmd_release(args: argparse.Namespace, overrides: list[str]) -> int:
+def cmd_release(args: argparse.Namespace, overrides: Overrides) -> int:
     from autograder.release import assignments, register, release
 
     course = find_course(args.course)
@@ -135,7 +136,7 @@ def cmd_release(args: argparse.Namespace, overrides: list[str]) -> int:
     return 1 if problems else oc.EXIT_OK
 
 
-def cmd_new(args: argparse.Namespace, overrides: list[str]) -> int:
+def cmd_new(args: argparse.Namespace, overrides: Overrides) -> int:
     """A new assignment from the authoring template (autograder/authoring.py), released and registered."""
     from autograder.authoring import AuthoringError, new_assignment
 
@@ -152,7 +153,7 @@ def cmd_new(args: argparse.Namespace, overrides: list[str]) -> int:
     return oc.EXIT_OK
 
 
-def cmd_validate(args: argparse.Namespace, overrides: list[str]) -> int:
+def cmd_validate(args: argparse.Namespace, overrides: Overrides) -> int:
     """nbgrader's Validator with the course's configuration, as a student's "Validate" button runs it."""
     path = Path(args.path).resolve()
     if not path.is_file():
@@ -161,9 +162,11 @@ def cmd_validate(args: argparse.Namespace, overrides: list[str]) -> int:
     from nbgrader.apps.validateapp import ValidateApp
     from nbgrader.validator import Validator
 
+    from autograder.grading.config import initialize_app
+
     with contextlib.chdir(course):
         app = ValidateApp()
-        app.initialize(list(overrides))
+        initialize_app(app, overrides)
         app.log.setLevel("ERROR")
     validator = Validator(parent=app)
     try:
@@ -187,7 +190,7 @@ def cmd_validate(args: argparse.Namespace, overrides: list[str]) -> int:
     return oc.EXIT_OK
 
 
-def cmd_gradescope(args: argparse.Namespace, overrides: list[str]) -> int:
+def cmd_gradescope(args: argparse.Namespace, overrides: Overrides) -> int:
     """Build a Gradescope autograder zip for one assignment (see autograder/gradescope/)."""
     from autograder.gradescope import BundleError, build_bundle, unsafe_warning
     from autograder.sandbox.backends import backend_named
@@ -207,7 +210,7 @@ def cmd_gradescope(args: argparse.Namespace, overrides: list[str]) -> int:
     return oc.EXIT_OK
 
 
-def cmd_serve(args: argparse.Namespace, overrides: list[str]) -> int:
+def cmd_serve(args: argparse.Namespace, overrides: Overrides) -> int:
     """The submit-time grading service (see autograder/service/service.py)."""
     from autograder.grading.cluster import ClusterError
     from autograder.sandbox.backends import SandboxUnavailable
@@ -229,7 +232,7 @@ def cmd_serve(args: argparse.Namespace, overrides: list[str]) -> int:
     return oc.EXIT_OK
 
 
-def cmd_lms(args: argparse.Namespace, overrides: list[str]) -> int:
+def cmd_lms(args: argparse.Namespace, overrides: Overrides) -> int:
     """Write an LMS gradebook CSV (Canvas, Moodle, Brightspace) matched against the LMS's own export."""
     from autograder.results.lms import LmsError, export_lms, parse_items, summary
 
@@ -277,7 +280,7 @@ def cmd_canvas_push(args: argparse.Namespace) -> int:
     return 1 if result.serious or not result.verified else oc.EXIT_OK
 
 
-def cmd_similarity(args: argparse.Namespace, overrides: list[str]) -> int:
+def cmd_similarity(args: argparse.Namespace, overrides: Overrides) -> int:
     """Write reports/similarity/<assignment>.html and .json (autograder/results/similarity.py); no grade changes."""
     from autograder.results.similarity import THRESHOLD, similarity_report
 

@@ -22,6 +22,7 @@ from typing import Any
 import nbformat
 from nbformat.notebooknode import NotebookNode
 
+from autograder.grading.config import Overrides
 from autograder.mutants import Mutant
 from autograder.release import STUB
 from autograder.results import outcomes as oc
@@ -241,7 +242,7 @@ def check_expectations(outcomes: list[oc.Outcome], students: dict[str, Role]) ->
     return wrong
 
 
-def service_round_trip(course: Path, overrides: list[str]) -> list[str]:
+def service_round_trip(course: Path, overrides: Overrides) -> list[str]:
     """One submit-to-feedback round trip through ``zengrad-kit serve``: ps1 with a wrong ``mul``; problems."""
     import json
     import os
@@ -290,10 +291,10 @@ def service_round_trip(course: Path, overrides: list[str]) -> list[str]:
 
 
 def run_demo(dest: Path | None = None, workers: int | None = None, quick: bool = False,
-             overrides: list[str] | None = None, progress: bool = True,
+             overrides: Overrides | list[str] = (), progress: bool = True,
              only: list[str] | None = None) -> tuple[int, Path]:
     """Build, synthesize, grade and summarize; returns (exit status, course directory)."""
-    from autograder.grading import grade
+    from autograder.grading import GradeOptions, grade
     from autograder.results.reports import reports_dir
 
     course = Path(dest) if dest else Path(tempfile.mkdtemp(prefix="zengrad-demo-"))
@@ -305,15 +306,15 @@ def run_demo(dest: Path | None = None, workers: int | None = None, quick: bool =
     students = synthesize(course, assignments, quick)
     print(f"released {', '.join(assignments)}; synthesized {len(students)} students "
           f"({len(students) * len(assignments)} submissions)")
-    limits = [*DEMO_OVERRIDES, *(QUICK_OVERRIDES if quick else [])]
-    result = grade(course, workers=workers, overrides=[*limits, *(overrides or [])], progress=progress)
+    limits = Overrides.of([*DEMO_OVERRIDES, *(QUICK_OVERRIDES if quick else [])])
+    result = grade(course, GradeOptions(workers=workers, overrides=limits + overrides, progress=progress))
     print((reports_dir(course) / "summary.md").read_text())
     wrong = check_expectations(result.outcomes, students)
     wrong += service_round_trip(course, limits)
     print(f"reports: {reports_dir(course)}  feedback: {course / 'feedback'}")
     print(f"graded {len(result.outcomes)} submissions in {result.seconds:.1f} s on {result.workers} workers")
     if wrong or not result.verified:
-        print("DEMO EXPECTATIONS NOT MET:\n  " + "\n  ".join(wrong + result.problems))
+        print("DEMO EXPECTATIONS NOT MET:\n  " + "\n  ".join([*wrong, *map(str, result.problems)]))
         return oc.EXIT_INTERNAL, course
     print("demo: every role ended as expected (errors above are the deliberately broken notebooks)")
     return oc.EXIT_OK, course

@@ -43,7 +43,7 @@ class ErrorKind(StrEnum):
     MEMORY = "memory"  # memory exhausted while running the notebook
     CHECK_FAILED = "check-crashed"  # a fault in the grader's check, or a broken worker channel
     AUTOGRADE_FAILED = "autograde-failed"  # nbgrader's converter failed
-    DATABASE = "database"  # the gradebook stayed locked
+    DATABASE = "database"  # the gradebook stayed locked (runs before the gradebook had one writer; kept to read them)
     WORKER_CRASHED = "worker-crashed"  # the grading process itself died
     SANDBOX = "sandbox"  # the sandbox could not start
     INVALID_ID = "invalid-student-id"  # the submission's folder name is no student id (never given to nbgrader)

@@ -27,8 +27,9 @@ from tests.course_helpers import REPO, apply_edits, mutate, read_nb, solution_nb
 def _skipped_cells() -> set[str]:
     """The read-only cells the worker does not replay (``TrustedChecks.skip_cells`` of the course config)."""
     from autograder.grading.config import course_config
+    from autograder.preprocessors import TrustedChecks
 
-    return set(course_config(REPO).TrustedChecks.get("skip_cells", []))
+    return set(TrustedChecks(config=course_config(REPO)).skip_cells)
 
 
 SKIP = _skipped_cells()

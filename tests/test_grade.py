@@ -163,6 +163,19 @@ def test_csv_has_status_and_error_columns(faulty) -> None:
     assert stock_rows == rows
 
 
+def test_students_and_csv_rows_are_in_id_order_whichever_worker_finished_first(faulty) -> None:
+    """The gradebook lists students in creation order (and nbgrader's CSV export follows it): never completion order."""
+    course = faulty[0]
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course.root / 'gradebook.db'}") as gb:
+        ids = [s.id for s in gb.students]
+    assert ids == sorted(EXPECTED)
+    with open(course.root / "reports" / "grades.csv") as fh:
+        rows = [r["student_id"] for r in csv.DictReader(fh) if r["assignment"] == PS1]
+    assert rows == sorted(EXPECTED)
+
+
 def test_gradescope_results_json(faulty) -> None:
     course = faulty[0]
     for student in EXPECTED:

@@ -14,10 +14,13 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import autograder.gradescope.config as shared  # the config file and the names the runner shares
 from autograder.sandbox.backends import DEFAULT_BACKEND
+
+if TYPE_CHECKING:
+    from autograder.grading.config import Overrides
 
 PACKAGE_PATHS = ("pyproject.toml", "README.md", "autograder", "zengrad_ref")
 NOT_INSTALLED = {"zengrad-kit", "pip", "setuptools", "wheel"}  # never pinned in constraints.txt
@@ -191,8 +194,9 @@ def _zip_write(zf: zipfile.ZipFile, name: str, data: bytes, executable: bool = F
 
 def build_bundle(course: Path, assignment: str, out_zip: Path, visibility: str = shared.DEFAULT_VISIBILITY,
                  sandbox: str = DEFAULT_BACKEND, time_limit: int = shared.DEFAULT_TIME_LIMIT,
-                 overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+                 overrides: Overrides | list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """Write the Gradescope autograder zip for ``assignment`` of ``course``; its config (as bundled)."""
+    from autograder.grading.config import Overrides
     from autograder.grading.private import Material
 
     course = Path(course).resolve()
@@ -202,7 +206,11 @@ def build_bundle(course: Path, assignment: str, out_zip: Path, visibility: str =
         raise BundleError(f"--sandbox must be one of {', '.join(shared.SANDBOXES)}")
     if time_limit < 60:
         raise BundleError("--time-limit must be at least 60 seconds")
-    if any(o.startswith("--Sandbox.backend=") for o in overrides):
+    try:
+        overrides = Overrides.of(overrides)
+    except ValueError as exc:
+        raise BundleError(str(exc)) from None
+    if "backend" in overrides.config.get("Sandbox", {}):
         raise BundleError("choose the sandbox with --sandbox, not --Sandbox.backend")
     if not (course / "nbgrader_config.py").is_file():
         raise BundleError(f"{course} is not a course directory (no nbgrader_config.py)")
@@ -229,7 +237,7 @@ def build_bundle(course: Path, assignment: str, out_zip: Path, visibility: str =
                 (stage / name).write_bytes(content)
         fp = _bundled_fingerprint(stage / "project")
     config = {"assignment": assignment, "visibility": visibility, "sandbox": sandbox, "time_limit": int(time_limit),
-              "overrides": list(overrides), "fingerprint": fp, "built": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+              "overrides": list(overrides.args), "fingerprint": fp, "built": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     out_zip = Path(out_zip)
     out_zip.parent.mkdir(parents=True, exist_ok=True)
     run_script = RUN_AUTOGRADER.replace("@VISIBILITY@", visibility).replace("@CHECK@", shared.CHECK_NAME)

@@ -7,18 +7,20 @@ import contextlib
 import dataclasses
 import json
 import os
-import shutil
 import signal
 import sys
 import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autograder.gradescope.config import DEFAULT_TIME_LIMIT, DEFAULT_VISIBILITY, SKIP_PARTS, _jail, load_config
 from autograder.gradescope.results import Results, failure_results, outcome_results
 from autograder.sandbox.backends import DEFAULT_BACKEND, jailed
+
+if TYPE_CHECKING:
+    from autograder.grading.private import PrivateCourses
 
 STUDENT = "student"  # the private course's only student
 ROOT_ENV = "ZENGRAD_GRADESCOPE_ROOT"  # tests only: a directory laid out like /autograder
@@ -55,21 +57,6 @@ def _kill_children() -> None:
             child.kill()
 
 
-def _cleanup_private_courses(before: set) -> None:
-    """Remove the throwaway courses this run created (Gradescope's container is thrown away; a test's is not)."""
-    from autograder.grading import private
-
-    for key in set(private._COURSES) - before:  # noqa: SLF001 - the private courses of this process
-        course, _ = private._COURSES.pop(key)  # noqa: SLF001
-        shutil.rmtree(course, ignore_errors=True)
-
-
-def _private_keys() -> set:
-    from autograder.grading import private
-
-    return set(private._COURSES)  # noqa: SLF001
-
-
 def _print_report(data: dict[str, Any], flags: list[dict] | None = None) -> None:
     """What the instructor sees in Gradescope's stdout box."""
     print(f"\nzengrad-kit: {data['extra_data']['status']}, score {data['score']:g}"
@@ -86,8 +73,10 @@ def run(root: str | Path = "/autograder") -> dict[str, Any]:
     """Grade ``<root>/submission`` and write ``<root>/results/results.json`` (always); the results written."""
     start = time.monotonic()
     root = Path(root)
+    from autograder.grading.private import PrivateCourses
+
     source = root / "source"
-    courses = _private_keys()
+    courses = PrivateCourses()  # this run's private course, removed whatever happens
     results = Results(root / "results" / "results.json")
     cfg: dict[str, Any] = {"assignment": "?", "visibility": DEFAULT_VISIBILITY, "sandbox": DEFAULT_BACKEND,
                            "time_limit": DEFAULT_TIME_LIMIT, "overrides": [], "fingerprint": "?"}
@@ -109,7 +98,7 @@ def run(root: str | Path = "/autograder") -> dict[str, Any]:
         with contextlib.suppress(Exception):
             _kill_children()
         with contextlib.suppress(Exception):
-            _cleanup_private_courses(courses)
+            courses.close()
         os._exit(0)
 
     limit = float(cfg.get("time_limit") or DEFAULT_TIME_LIMIT)
@@ -128,7 +117,7 @@ def run(root: str | Path = "/autograder") -> dict[str, Any]:
                                                                                   "(SIGTERM) before grading finished."))
     try:
         try:
-            data = _grade(root, source, cfg, start)
+            data = _grade(root, source, cfg, start, courses)
         except BaseException as exc:  # noqa: BLE001 - our own failure: never without a results.json
             traceback.print_exc()
             data = failure_results(cfg, source, "internal", f"the autograder itself failed ({type(exc).__name__}: "
@@ -143,12 +132,13 @@ def run(root: str | Path = "/autograder") -> dict[str, Any]:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
         with contextlib.suppress(Exception):
-            _cleanup_private_courses(courses)
+            courses.close()
     return data
 
 
-def _grade(root: Path, source: Path, cfg: dict[str, Any], start: float) -> dict[str, Any]:
-    from autograder.grading.private import Material, VersionMismatch, grade_submission
+def _grade(root: Path, source: Path, cfg: dict[str, Any], start: float, courses: PrivateCourses) -> dict[str, Any]:
+    from autograder.grading import private
+    from autograder.grading.config import Overrides
 
     jail = _jail()
     if jailed(cfg["sandbox"]):
@@ -161,12 +151,13 @@ def _grade(root: Path, source: Path, cfg: dict[str, Any], start: float) -> dict[
     else:
         print(f"WARNING: {jail.UNSAFE_WARNING}", flush=True)
     assignment = cfg["assignment"]
-    material = dataclasses.replace(Material.from_course(source / "course", assignment), fingerprint=cfg["fingerprint"])
+    material = dataclasses.replace(private.Material.from_course(source / "course", assignment),
+                                   fingerprint=cfg["fingerprint"])
     files = submission_files(root / "submission", assignment)
-    overrides = (*cfg.get("overrides", []), f"--Sandbox.backend={cfg['sandbox']}")
+    overrides = Overrides.of([*cfg.get("overrides", []), f"--Sandbox.backend={cfg['sandbox']}"])
     try:
-        graded = grade_submission(material, STUDENT, files, overrides)
-    except VersionMismatch as exc:
+        graded = private.grade_submission(material, STUDENT, files, private.Grading(overrides), courses=courses)
+    except private.VersionMismatch as exc:
         return failure_results(cfg, source, "version", f"the grading code installed in this container is not the "
                                                        f"code the autograder was built with ({exc}).",
                                time.monotonic() - start)

@@ -1,10 +1,11 @@
 """Step 4 (scale-out): grade submissions on an existing Dask distributed cluster.
 
 Each task grades one submission end to end on a worker, in a private course built from the
-assignment's material (:mod:`autograder.grading.private`), with the same sandbox as a local
-run: a Dask worker is not a security boundary, the jail is. Workers never touch the gradebook;
-this process (the coordinator) records every result with nbgrader's own converter and verifies
-it afterwards, as a local run does.
+assignment's material (:func:`~autograder.grading.private.grade_submission`, the function every
+other way of grading calls), with the same sandbox as a local run: a Dask worker is not a
+security boundary, the jail is. Workers never touch the gradebook; this process (the
+coordinator) records every result with nbgrader's own converter and verifies it afterwards,
+exactly as for the local pool (:mod:`autograder.grading.coordinator`).
 
 * Before anything is graded, every worker's grading code must have the coordinator's
   fingerprint (``private.fingerprint()``): a clear error otherwise.
@@ -23,20 +24,11 @@ import contextlib
 import os
 import signal
 import threading
-from pathlib import Path
 from typing import Any
 
-from autograder.grading.config import course_config, sandbox_backend
 from autograder.grading.discover import Job
-from autograder.grading.executors import DONE, TIMEOUT, ClusterError, DaskCluster, Ended
-from autograder.grading.private import (
-    Graded,
-    Material,
-    RecordingSession,
-    fingerprint,
-    grade_submission,
-    submission_files,
-)
+from autograder.grading.executors import TIMEOUT, ClusterError, DaskCluster, Ended
+from autograder.grading.private import Graded, Grading, Material, fingerprint, grade_submission
 from autograder.results import outcomes as oc
 from autograder.results.outcomes import Outcome
 from autograder.sandbox.backends import DEFAULT_BACKEND, Backend
@@ -71,13 +63,13 @@ def _watch_cancellation(stop: threading.Event) -> None:
     threading.Thread(target=watch, daemon=True, name="zengrad-cancel-watch").start()
 
 
-def grade_task(material: Material, student: str, files: dict[str, bytes], overrides: tuple[str, ...]) -> Graded:
+def grade_task(material: Material, student: str, files: dict[str, bytes], how: Grading) -> Graded:
     """The Dask task: one submission, graded in this worker's private course."""
     stop = threading.Event()
     with contextlib.suppress(Exception):  # outside a Dask worker (a test): nothing to watch
         _watch_cancellation(stop)
     try:
-        return grade_submission(material, student, files, overrides)
+        return grade_submission(material, student, files, how)
     finally:
         stop.set()
 
@@ -117,48 +109,25 @@ def check_workers(client: Any, expected: str, backend: Backend | None = None) ->
     return len(found)
 
 
-def run_cluster(course: Path, jobs: list[Job], scheduler: str, overrides: list[str], job_timeout: float,
-                feedback: bool = True, progress: bool = True, backend: Backend | None = None) -> list[Outcome]:
-    """Grade ``jobs`` on the Dask cluster at ``scheduler``; one Outcome per job, in job order.
-
-    ``backend``: the sandbox backend the workers must use (read from the course when not given).
-    """
-    from autograder.grading.pool import Progress
-
+def dask_cluster(scheduler: str, materials: dict[str, Material], jobs: int, job_timeout: float,
+                 backend: Backend | None = None) -> tuple[DaskCluster, dict[str, Any]]:
+    """The cluster at ``scheduler``, its workers checked (grading code, sandbox ``backend``), taking all ``jobs``
+    at once (the scheduler queues them); and each assignment's material, scattered to every worker."""
     cluster = DaskCluster(scheduler, grade_task, job_timeout)
-    by_key = {(j.assignment, j.student): j for j in jobs}
-    results: dict[tuple[str, str], Outcome] = {}
     try:
-        if backend is None:
-            backend = sandbox_backend(course_config(course, overrides))
         check_workers(cluster.client, fingerprint(), backend)
-        materials = {a: cluster.client.scatter(Material.from_course(course, a), broadcast=True)
-                     for a in sorted({j.assignment for j in jobs})}
-        recorder = RecordingSession(course, overrides, feedback)
-        for job in jobs:
-            cluster.submit((job.assignment, job.student), (materials[job.assignment], job.student,
-                                                           submission_files(course, job), tuple(overrides)))
-        bar = Progress(len(jobs), progress)
-        try:
-            while cluster.busy():
-                for ended in cluster.poll(0.2):
-                    outcome = _collect(recorder, by_key[ended.key], ended, job_timeout)
-                    results[outcome.key] = outcome
-                    bar.update(outcome.status == oc.ERROR)
-        finally:
-            bar.close()
-    finally:
+        cluster.size = jobs
+        scattered = {a: cluster.client.scatter(m, broadcast=True) for a, m in sorted(materials.items())}
+    except BaseException:
         cluster.close()
-    return [results[(j.assignment, j.student)] for j in jobs]
+        raise
+    return cluster, scattered
 
 
-def _collect(recorder: RecordingSession, job: Job, ended: Ended, job_timeout: float) -> Outcome:
-    """The outcome of a task that ended, recorded in the gradebook (or an explicit error)."""
+def ended_without_result(job: Job, ended: Ended, job_timeout: float) -> Outcome:
+    """The explicit error of a task that brought no result back (never a silent zero)."""
     from distributed.scheduler import KilledWorker
 
-    if ended.how == DONE:
-        graded: Graded = ended.result
-        return recorder.record(job, graded)
     outcome = Outcome(job.assignment, job.student)
     if ended.how == TIMEOUT:
         outcome.fail(oc.TIMEOUT, f"grading on the cluster took longer than {job_timeout:.0f} s; "

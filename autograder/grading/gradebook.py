@@ -1,15 +1,17 @@
 """Step 2: the gradebook, nbgrader's SQLite database, from the grading run's side.
 
-nbgrader's own converter writes the grades; this module prepares the gradebook for many writers
-(a busy timeout instead of "database is locked", one SQLAlchemy engine per process), creates
-students up front, zeroes a submission whose grading was killed, and reads every outcome back
-afterwards (:func:`verify`), so a lost write is found, not assumed away.
+nbgrader's own converter writes the grades, in the coordinator only (one writer: the workers
+grade in private courses). This module checks the gradebook before a run, takes the snapshot
+of its definitions a private course starts from (:func:`definitions_snapshot`), zeroes a
+submission whose grading was killed, and reads every outcome back afterwards (:func:`verify`),
+so a lost write is found, not assumed away.
 """
 
 from __future__ import annotations
 
 import contextlib
-import time
+import sqlite3
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +20,6 @@ from typing import Any
 from autograder.grading.discover import Job, UsageError
 from autograder.results import outcomes as oc
 from autograder.results.outcomes import CellResult, Outcome
-
-SQLITE_BUSY_MS = 60_000
-DB_RETRIES = 6
 
 
 def check_gradebook(course: Path, assignments: list[str]) -> None:
@@ -43,7 +42,8 @@ def check_gradebook(course: Path, assignments: list[str]) -> None:
 
 
 def ensure_students(course: Path, students: list[str]) -> None:
-    """Create missing students up front, one writer: two workers creating one student race (UNIQUE constraint).
+    """Create missing students up front, in id order: the gradebook lists its students (and so its CSV export
+    lists rows) in the order they were created, which must not be the order in which workers happened to finish.
 
     nbgrader's Autograde then only updates them (``update_or_create_student`` with no fields), as stock does.
     """
@@ -70,29 +70,54 @@ def open_gradebook(course: Path) -> Iterator[Any]:
         gb.engine.dispose()
 
 
-def install_sqlite_busy_timeout(ms: int = SQLITE_BUSY_MS) -> None:
-    """Make every SQLite connection of this process wait for the write lock instead of failing at once."""
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
+@dataclass(frozen=True)
+class Definitions:
+    """A copy of a gradebook without students (:func:`definitions_snapshot`) and the assignments it defines."""
 
-    def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        if type(dbapi_connection).__module__.startswith("sqlite3"):
-            cursor = dbapi_connection.cursor()
-            cursor.execute(f"PRAGMA busy_timeout = {int(ms)}")
-            cursor.close()
+    data: bytes
+    assignments: frozenset[str]
 
-    if not getattr(install_sqlite_busy_timeout, "installed", False):
-        event.listen(Engine, "connect", on_connect)
-        install_sqlite_busy_timeout.installed = True  # type: ignore[attr-defined]
+
+def definitions_snapshot(course: Path) -> Definitions:
+    """The course's gradebook without a single student (so without any submission, grade or comment).
+
+    What a private course grades against: the very assignments, notebooks, grade and source cells
+    (hidden tests included) and due dates this course's gradebook holds, so a submission graded
+    there scores what it scores here, and no one else's work travels to a worker. Copied with
+    SQLite's online backup, so a reader elsewhere (formgrader, the service) is no problem.
+    """
+    from nbgrader.api import Assignment, Comment, Grade, Student, SubmittedAssignment, SubmittedNotebook
+    from sqlalchemy import create_engine, delete, select
+    from sqlalchemy.orm import Session
+
+    with tempfile.TemporaryDirectory(prefix="zengrad-gradebook-") as tmp:
+        copy = Path(tmp) / "gradebook.db"
+        with contextlib.closing(sqlite3.connect(f"file:{course / 'gradebook.db'}?mode=ro", uri=True)) as src, \
+                contextlib.closing(sqlite3.connect(copy)) as dst:
+            src.backup(dst)
+        engine = create_engine(f"sqlite:///{copy}")
+        try:
+            with Session(engine) as session:
+                for table in (Comment, Grade, SubmittedNotebook, SubmittedAssignment, Student):
+                    session.execute(delete(table))
+                session.commit()
+                assignments = frozenset(session.scalars(select(Assignment.name)))
+        finally:
+            engine.dispose()
+        with contextlib.closing(sqlite3.connect(copy)) as db:
+            db.execute("VACUUM")
+        return Definitions(copy.read_bytes(), assignments)
 
 
 def reuse_gradebook_engines() -> None:
     """One SQLAlchemy engine per database URL in this process, instead of one per ``Gradebook(...)``.
 
-    nbgrader and the course's preprocessors open the gradebook about ten times per
-    submission, each time with a fresh engine whose SQL must be compiled again.
-    Reusing the engine (its pool and compiled-statement cache) changes no query and
-    no result; sessions are still opened and closed exactly as before.
+    nbgrader and the course's preprocessors open the gradebook about a dozen times per
+    submission (in a worker's private course, and again in the recorder), each time with a fresh
+    engine whose SQL must be compiled again: about a fifth of recording a result. Reusing the
+    engine (its pool and compiled-statement cache) changes no query and no result; sessions are
+    still opened and closed exactly as before, and ``Gradebook.close`` still disposes the
+    engine's connections, so none crosses a fork.
     """
     from nbgrader import api as nbapi
 
@@ -163,25 +188,18 @@ def reset_submission(course: Path, job: Job) -> None:
     from nbgrader.api import MissingEntry
 
     shutil.rmtree(course / "autograded" / job.student / job.assignment, ignore_errors=True)
-    for attempt in range(DB_RETRIES):
+    with open_gradebook(course) as gb:
+        gb.update_or_create_student(job.student)
         try:
-            with open_gradebook(course) as gb:
-                gb.update_or_create_student(job.student)
-                try:
-                    gb.find_submission(job.assignment, job.student)
-                except MissingEntry:
-                    gb.add_submission(job.assignment, job.student)
-                for name in job.notebooks:
-                    with contextlib.suppress(MissingEntry):
-                        for grade in gb.find_submission_notebook(name, job.assignment, job.student).grades:
-                            grade.auto_score = 0
-                            grade.needs_manual_grade = False
-                gb.db.commit()
-            return
-        except Exception as exc:  # noqa: BLE001 - sqlite OperationalError: retry
-            if attempt == DB_RETRIES - 1 or "locked" not in str(exc):
-                raise
-            time.sleep(0.5 * (attempt + 1))
+            gb.find_submission(job.assignment, job.student)
+        except MissingEntry:
+            gb.add_submission(job.assignment, job.student)
+        for name in job.notebooks:
+            with contextlib.suppress(MissingEntry):
+                for grade in gb.find_submission_notebook(name, job.assignment, job.student).grades:
+                    grade.auto_score = 0
+                    grade.needs_manual_grade = False
+        gb.db.commit()
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,12 @@
-"""Step 3: one submission through nbgrader's own ``Autograde`` converter, in this process.
+"""One submission through nbgrader's own ``Autograde`` converter, in this process.
 
 The configuration is the course's ``nbgrader_config.py`` (plus ``--Class.trait=value``
 overrides) loaded through nbgrader's own app initialisation, so a submission graded here gets
 exactly the grades stock ``nbgrader autograde`` gives it. The sandbox, the trusted checks and
 the outcome records all happen inside the converter's preprocessors; this module runs the
-converter, retries on a locked gradebook, and classifies the result into one ``Outcome``.
+converter (handing each submission's own data to the plugins through ``resources``) and
+classifies the result into one ``Outcome``. A session is one process's: it writes the
+gradebook of its course, which no other process writes.
 """
 
 from __future__ import annotations
@@ -12,18 +14,15 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import random
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from autograder.grading.config import NO_OVERRIDES, Overrides, initialize_app
 from autograder.grading.discover import Job
-from autograder.grading.gradebook import (
-    DB_RETRIES,
-    gradebook_cells,
-    install_sqlite_busy_timeout,
-    reuse_gradebook_engines,
-)
+from autograder.grading.gradebook import gradebook_cells, reuse_gradebook_engines
+from autograder.grading.resources import NOTHING, CarriesRunData
 from autograder.results import outcomes as oc
 from autograder.results.outcomes import Outcome
 
@@ -44,23 +43,25 @@ def preload() -> None:
 class GradingSession:
     """nbgrader's autograde (and feedback) for one submission at a time, in this process.
 
-    The configuration comes from the course's ``nbgrader_config.py`` plus
-    ``overrides`` (``--Class.trait=value``), through nbgrader's own app
-    initialisation, so it is the configuration stock ``nbgrader autograde`` uses.
+    The configuration comes from the course's ``nbgrader_config.py`` plus ``overrides``, through
+    nbgrader's own app initialisation, so it is the configuration stock ``nbgrader autograde``
+    uses. ``after_grades``: plugins to run on feedback pages right after nbgrader's ``GetGrades``
+    (the service's visibility); they get each submission's data through ``resources``.
     """
 
-    def __init__(self, course: Path, overrides: list[str] | tuple[str, ...] = (), feedback: bool = True) -> None:
+    def __init__(self, course: Path, overrides: Overrides = NO_OVERRIDES, feedback: bool = True,
+                 after_grades: tuple[type, ...] = ()) -> None:
         from nbgrader.apps.autogradeapp import AutogradeApp
 
         self.course = Path(course).resolve()
         self.feedback = feedback
         os.chdir(self.course)
-        install_sqlite_busy_timeout()
         reuse_gradebook_engines()
         self.app = AutogradeApp()
-        self.app.initialize(["--force", *overrides])
+        initialize_app(self.app, overrides, ["--force"])
         self.app.log.setLevel("INFO")
         self.coursedir = self.app.coursedir
+        self.after_grades = after_grades
         self._feedback: Any = None
         self._types: dict[str, Any] = {}
 
@@ -73,28 +74,36 @@ class GradingSession:
             self._types[assignment] = FileTypes.of_source(self.course / "source" / assignment, extra)
         return self._types[assignment]
 
-    def autograde(self, job: Job) -> dict[str, Any]:
+    def autograde(self, job: Job, data: Mapping[str, Any] = NOTHING) -> dict[str, Any]:
         """nbgrader's ``Autograde`` converter for one student: {success, log, error}, as NbGraderAPI returns."""
         from nbgrader.utils import capture_log, temp_attrs
 
         with temp_attrs(self.coursedir, assignment_id=job.assignment, student_id=job.student):
             converter = _declared_files_autograde()(coursedir=self.coursedir, parent=self.app)
             converter.file_types = self.file_types(job.assignment)
+            converter.run_data = data
             converter.force = True
             converter.create_student = True
             return capture_log(converter)
 
-    def generate_feedback(self, job: Job) -> dict[str, Any]:
+    def generate_feedback(self, job: Job, data: Mapping[str, Any] = NOTHING) -> dict[str, Any]:
         """nbgrader's ``GenerateFeedback`` for one student, with one exporter for the whole session."""
         from nbgrader.utils import capture_log, temp_attrs
 
         if self._feedback is None:
-            self._feedback = _session_feedback(self.coursedir, self.app)
-        with temp_attrs(self.coursedir, assignment_id=job.assignment, student_id=job.student):
-            return capture_log(self._feedback)
+            self._feedback = _session_feedback(self.coursedir, self.app, self.after_grades)
+        self._feedback.run_data = data
+        try:
+            with temp_attrs(self.coursedir, assignment_id=job.assignment, student_id=job.student):
+                return capture_log(self._feedback)
+        finally:
+            self._feedback.run_data = NOTHING
 
-    def grade(self, job: Job) -> Outcome:
-        """Autograde, classify and (if anything was autograded) generate feedback for one submission."""
+    def grade(self, job: Job, data: Mapping[str, Any] = NOTHING) -> Outcome:
+        """Autograde, classify and (if anything was autograded) generate feedback for one submission.
+
+        ``data``: this submission's data for the plugins (see :mod:`autograder.grading.resources`).
+        """
         start = time.perf_counter()
         outcome = Outcome(job.assignment, job.student)
         folder = self.course / "submitted" / job.student / job.assignment
@@ -103,27 +112,16 @@ class GradingSession:
             str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() or p.is_symlink())
         if dropped:
             outcome.notes.append(f"left out, not files of {job.assignment}: {', '.join(dropped)}")
-        logs: list[str] = []
-        result: dict[str, Any] = {}
-        for attempt in range(1, DB_RETRIES + 1):
-            outcome.attempts = attempt
-            result = self.autograde(job)
-            logs.append(result.get("log", "") + (result.get("error") or ""))
-            text = (result.get("error") or "") + result.get("log", "")
-            if result.get("success") or not _is_db_lock(text):
-                break
-            time.sleep(random.uniform(0.2, 1.0) * attempt)
+        result = self.autograde(job, data)
+        logs = [result.get("log", "") + (result.get("error") or "")]
         if pre is not None:
             outcome.fail(*pre)
         if not result.get("success"):
             text = (result.get("error") or "") + result.get("log", "")
-            if _is_db_lock(text):
-                outcome.fail(oc.DATABASE, f"the gradebook stayed locked through {DB_RETRIES} attempts")
-            else:
-                outcome.fail(oc.AUTOGRADE_FAILED, "nbgrader autograde failed: " + _last_error_line(text))
+            outcome.fail(oc.AUTOGRADE_FAILED, "nbgrader autograde failed: " + _last_error_line(text))
         self._read_results(job, outcome)
         if self.feedback and outcome.autograded:
-            fb = self.generate_feedback(job)
+            fb = self.generate_feedback(job, data)
             if not fb.get("success"):
                 logs.append("feedback failed:\n" + (fb.get("error") or "") + fb.get("log", ""))
         outcome.log = "\n".join(logs)
@@ -155,7 +153,7 @@ def _declared_files_autograde() -> type:
     """
     from nbgrader.converters import Autograde
 
-    class DeclaredFilesAutograde(Autograde):
+    class DeclaredFilesAutograde(CarriesRunData, Autograde):
         file_types: Any = None
 
         def init_assignment(self, assignment_id: str, student_id: str) -> None:
@@ -172,17 +170,18 @@ def _declared_files_autograde() -> type:
     return DeclaredFilesAutograde
 
 
-def _session_feedback(coursedir: Any, app: Any) -> Any:
+def _session_feedback(coursedir: Any, app: Any, after_grades: tuple[type, ...] = ()) -> Any:
     """A ``GenerateFeedback`` converter that builds its exporter once and keeps it for every later student.
 
     Stock ``nbgrader generate_feedback`` converts a whole class with one exporter; a converter per
     submission would compile the HTML templates again for each one (a fifth of a page's CPU).
+    ``after_grades`` join the course's feedback preprocessors right after ``GetGrades``.
     """
     from nbconvert.writers import FilesWriter
     from nbgrader.converters import GenerateFeedback
     from traitlets.config import Config
 
-    class SessionFeedback(GenerateFeedback):
+    class SessionFeedback(CarriesRunData, GenerateFeedback):
         kept: Any = None
 
         def start(self) -> None:  # BaseConverter.start, with the exporter made only the first time
@@ -201,12 +200,12 @@ def _session_feedback(coursedir: Any, app: Any) -> Any:
     converter = SessionFeedback(coursedir=coursedir, parent=app)
     converter.update_config(cfg)
     converter.force = True
+    if after_grades:
+        chain = list(converter.preprocessors)
+        names = [p if isinstance(p, str) else f"{p.__module__}.{p.__name__}" for p in chain]
+        at = next((i + 1 for i, n in enumerate(names) if n.endswith("GetGrades")), len(chain))
+        converter.preprocessors = [*chain[:at], *after_grades, *chain[at:]]
     return converter
-
-
-def _is_db_lock(text: str) -> bool:
-    """A transient gradebook conflict between workers: worth retrying the student."""
-    return ("OperationalError" in text and ("locked" in text or "busy" in text)) or "UNIQUE constraint failed" in text
 
 
 def _last_error_line(text: str) -> str:

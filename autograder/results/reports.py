@@ -236,7 +236,7 @@ def write_all(course: Path, result: Any, overrides: list[str] | None = None) -> 
         note = (f"**WARNING: {BACKENDS[result.sandbox].warning}.** Grades of this run can be rewritten by a "
                 "hostile submission.\n\n" + note)
     if not result.verified:
-        note += "\n\n**Gradebook verification failed:** " + "; ".join(result.problems)
+        note += "\n\n**Gradebook verification failed:** " + "; ".join(map(str, result.problems))
     summary = out / "summary.md"
     text = summary_markdown(everyone, note, refused_submissions(course))
     text += "\n" + "\n".join(write_insights(course, everyone))

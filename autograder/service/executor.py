@@ -13,12 +13,15 @@ waiting page shows, and stops a task the service sets aside.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from autograder.grading.config import Overrides
 from autograder.grading.executors import DONE, FAILED, TIMEOUT, DaskCluster, Ended, LocalPool, Running, killed_text
+from autograder.grading.private import PrivateCourses, scratch_dir
 from autograder.sandbox.backends import Backend
 from autograder.service.worker import FeedbackResult, grade_for_feedback, warm
 
@@ -31,7 +34,7 @@ class Task:
     material: Any  # autograder.grading.private.Material
     student: str
     files: dict[str, bytes]
-    overrides: tuple[str, ...]
+    overrides: Overrides
     levels: dict[str, str]
 
 
@@ -44,23 +47,33 @@ class Finished(NamedTuple):
     cpu: float | None = None
 
 
-def _grade(task: Task) -> FeedbackResult:
-    """In a local worker: one task (a failure is reported by the pool, as an internal error)."""
-    return grade_for_feedback(task.material, task.student, task.files, task.overrides, task.levels)
-
-
 class LocalExecutor:
-    """``workers`` forked, warm grading processes on this machine (a LocalPool whose jobs are tasks)."""
+    """``workers`` forked, warm grading processes on this machine (a LocalPool whose jobs are tasks).
 
-    def __init__(self, materials: list[Any], overrides: tuple[str, ...], workers: int, job_timeout: float,
+    Each worker grades in private courses of its own, in a directory this executor removes on close.
+    """
+
+    def __init__(self, materials: list[Any], overrides: Overrides, workers: int, job_timeout: float,
                  log_dir: Path) -> None:
+        scratch = self.scratch = scratch_dir("serve")
+
         def setup() -> Callable[[Task], FeedbackResult]:  # in each worker, once: every assignment's private course
+            courses = PrivateCourses(scratch)
             for material in materials:
-                warm(material, overrides)
-            return _grade
+                warm(material, overrides, courses)
+
+            def grade(task: Task) -> FeedbackResult:  # a failure is reported by the pool, as an internal error
+                return grade_for_feedback(task.material, task.student, task.files, task.overrides, task.levels,
+                                          courses)
+
+            return grade
 
         self.job_timeout = job_timeout
-        self.pool = LocalPool(setup, workers, job_timeout, log_dir)
+        try:
+            self.pool = LocalPool(setup, workers, job_timeout, log_dir)
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
         self.size = self.pool.size
 
     def free(self) -> int:
@@ -99,6 +112,7 @@ class LocalExecutor:
 
     def close(self) -> None:
         self.pool.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 class DaskExecutor:

@@ -45,6 +45,7 @@ import nbformat
 
 from autograder.exchange import FORGED, last_change, open_inbound, place, read_small, record, take
 from autograder.exchange.filetypes import FileTypes
+from autograder.grading.config import Overrides
 from autograder.grading.discover import assignment_notebooks
 from autograder.sandbox.backends import SandboxUnavailable
 from autograder.service import pages
@@ -97,21 +98,25 @@ def _notebook_names(inbound: int, name: str, limit: int = 200) -> list[str]:
 class Service:
     """The grading service of one course (see the module docstring)."""
 
-    def __init__(self, course: Path, overrides: list[str] | tuple[str, ...] = (), scheduler: str | None = None,
-                 workers: int | None = None, log: Any = None) -> None:
-        from autograder.grading.config import course_config, default_job_timeout, merge_overrides
-        from autograder.grading.private import Material
+    def __init__(self, course: Path, overrides: Overrides | list[str] | tuple[str, ...] = (),
+                 scheduler: str | None = None, workers: int | None = None, log: Any = None) -> None:
+        from nbgrader.coursedir import CourseDirectory
+        from nbgrader.exchange.default.exchange import Exchange
+
+        from autograder.grading.config import course_config, default_job_timeout
+        from autograder.grading.private import course_materials
         from autograder.release import assignments
 
         self.course = Path(course).resolve()
-        self.overrides = tuple(merge_overrides(list(overrides)))
+        self.overrides = Overrides.of(overrides)
         cfg = course_config(self.course, self.overrides)
         self.cfg = cfg
         self.settings = GradingService(config=cfg)
         self.log = log or (lambda msg: print(f"[serve {dt.datetime.now():%H:%M:%S}] {msg}", file=sys.stderr,
                                              flush=True))
-        self.course_id = cfg.CourseDirectory.get("course_id", "") or "course"
-        root = Path(cfg.Exchange.get("root", "/usr/local/share/nbgrader/exchange"))
+        coursedir = CourseDirectory(config=cfg, root=str(self.course))
+        self.course_id = coursedir.course_id or "course"
+        root = Path(Exchange(config=cfg).root)
         self.exchange_root = root
         self.inbound = root / self.course_id / "inbound"
         self.dir = self.course / self.settings.state_dir
@@ -132,10 +137,10 @@ class Service:
         self.assignments = [a for a in assignments(self.course)]
         self.notebooks = {a: list(assignment_notebooks(self.course, a)) for a in self.assignments}
         self.grade_ids = {a: self._grade_ids(a) for a in self.assignments}
-        self.materials = {a: Material.from_course(self.course, a) for a in self.assignments}
+        self.materials = course_materials(self.course, self.assignments)
         self.types = {a: FileTypes.of_names((name for name, _ in m.source), self.rules.allowed_files)
                       for a, m in self.materials.items()}
-        self.db_url = cfg.CourseDirectory.get("db_url", "") or f"sqlite:///{self.course / 'gradebook.db'}"
+        self.db_url = coursedir.db_url
         self.job_timeout = default_job_timeout(cfg)
         self.scheduler = scheduler
         self.workers = workers or self.settings.workers or (len(os.sched_getaffinity(0)) or 1)
@@ -645,7 +650,7 @@ class Service:
         return not any(counts.get(s) for s in ("seen", "queued", "grading")) and not self.state.to_release()
 
 
-def serve(course: Path, overrides: list[str] | tuple[str, ...] = (), scheduler: str | None = None,
+def serve(course: Path, overrides: Overrides | list[str] | tuple[str, ...] = (), scheduler: str | None = None,
           workers: int | None = None, until_idle: bool = False) -> Service:
     """Start the service and run it (see :class:`Service`); returns it, closed, when it stops."""
     service = Service(course, overrides, scheduler, workers)

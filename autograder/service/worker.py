@@ -1,15 +1,18 @@
 """One submission graded for feedback: the batch pipeline in a private course, with the visibility applied.
 
 The service never writes the instructor's gradebook: a submission is graded by
-:func:`autograder.grading.private.grade_submission`, the function Dask workers use, in a private
-course built from the assignment's material. Converter, preprocessors, sandbox and checks are
-the ones ``zengrad-kit grade`` runs, so the per-cell scores are the ones the final batch run gives
-the same files. Only the feedback page differs: :class:`ApplyVisibility` runs after nbgrader's
-``GetGrades`` and hides, per cell, what the assignment's rules say a student may not see yet.
+:func:`autograder.grading.private.grade_submission`, the function every way of grading calls, in a
+private course built from the assignment's material. Converter, preprocessors, sandbox and checks
+are the ones ``zengrad-kit grade`` runs, so the per-cell scores are the ones the final batch run
+gives the same files. Only the feedback page differs: :class:`ApplyVisibility` runs after
+nbgrader's ``GetGrades`` and hides, per cell, what the assignment's rules say a student may not see
+yet; the levels of the submission being rendered reach it through nbgrader's ``resources``.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,9 +20,9 @@ from nbformat.notebooknode import NotebookNode
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from autograder.grading.private import Material, _private_course, grade_submission
-
-_LEVELS: dict[str, str] = {}  # grade_id -> full | pass-fail | none, for the submission being rendered
+from autograder.grading.config import Overrides
+from autograder.grading.private import Grading, Material, PrivateCourses, grade_submission
+from autograder.grading.resources import VISIBILITY, run_data
 
 HIDDEN = "The result of this check is hidden until the due date."
 PASSED = "Passed. (The hidden check's message is shown after the due date.)"
@@ -30,12 +33,13 @@ class ApplyVisibility(NbGraderPreprocessor):
     """On a feedback page: a graded cell's outputs per its level; ``none`` cells lose their score too."""
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        levels: Mapping[str, str] = run_data(resources).get(VISIBILITY, {})
         hidden_score = hidden_max = 0.0
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader", {})
             if not meta.get("grade") or cell.cell_type != "code":
                 continue
-            level = _LEVELS.get(meta.get("grade_id", ""), "full")
+            level = levels.get(meta.get("grade_id", ""), "full")
             if level == "full":
                 continue
             score, points = float(meta.get("score") or 0.0), float(meta.get("points") or 0.0)
@@ -61,38 +65,20 @@ class FeedbackResult:
     seconds: float = 0.0
 
 
-def _install(material: Material, overrides: tuple[str, ...]) -> None:
-    """Put ApplyVisibility after GetGrades in this process's private course, once, before its first page."""
-    _, session = _private_course(material, overrides, True)
-    if getattr(session, "_visibility_installed", False):
-        return
-    cfg = session.app.config
-    chain = list(cfg.GenerateFeedback.get("preprocessors", []))
-    names = [p if isinstance(p, str) else f"{p.__module__}.{p.__name__}" for p in chain]
-    at = next((i + 1 for i, n in enumerate(names) if n.endswith("GetGrades")), len(chain))
-    chain.insert(at, ApplyVisibility)
-    cfg.GenerateFeedback.preprocessors = chain
-    session._feedback = None  # built again with the new chain on first use
-    session._visibility_installed = True
+def feedback_grading(overrides: Overrides) -> Grading:
+    """How the service's private courses grade: the batch pipeline, plus feedback pages with the visibility."""
+    return Grading(overrides, feedback=True, after_grades=(ApplyVisibility,))
 
 
-def warm(material: Material, overrides: tuple[str, ...] = ()) -> None:
-    """Build this process's private course for ``material`` now (generate_assignment), not at the first submission."""
-    _install(material, tuple(overrides))
+def warm(material: Material, overrides: Overrides, courses: PrivateCourses) -> None:
+    """Build the private course for ``material`` in ``courses`` now, not at the first submission."""
+    courses.session(material, feedback_grading(overrides))
 
 
-def grade_for_feedback(material: Material, student: str, files: dict[str, bytes], overrides: tuple[str, ...],
-                       levels: dict[str, str]) -> FeedbackResult:
+def grade_for_feedback(material: Material, student: str, files: dict[str, bytes], overrides: Overrides,
+                       levels: dict[str, str], courses: PrivateCourses | None = None) -> FeedbackResult:
     """Grade one submission privately and render its feedback pages with ``levels`` (grade_id -> level)."""
-    import time
-
     start = time.perf_counter()
-    _install(material, tuple(overrides))
-    _LEVELS.clear()
-    _LEVELS.update(levels)
-    try:
-        graded = grade_submission(material, student, files, tuple(overrides), feedback=True)
-    finally:
-        _LEVELS.clear()
-    outcome = graded.outcome.to_json()
-    return FeedbackResult(outcome, dict(graded.feedback), round(time.perf_counter() - start, 3))
+    graded = grade_submission(material, student, files, feedback_grading(overrides), {VISIBILITY: dict(levels)},
+                              courses)
+    return FeedbackResult(graded.outcome.to_json(), dict(graded.feedback), round(time.perf_counter() - start, 3))
