@@ -427,7 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="report a pair when both students' matched share is at least this (default: 0.7)")
     sim.add_argument("--course")
     sim.set_defaults(func=cmd_similarity)
-    add_hub_parsers(sub)  # hub setup, doctor (autograder/hub/)
+    add_hub_parsers(sub, find_course)  # hub setup, doctor (autograder/hub/)
     return parser
 
 

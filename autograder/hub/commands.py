@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autograder.hub.guard import EXIT_UNSAFE
+
+if TYPE_CHECKING:
+    from autograder.grading.config import Overrides
 
 EXIT_USAGE = 2
 
 
-def cmd_hub_setup(args: argparse.Namespace, overrides: list[str]) -> int:
+def cmd_hub_setup(args: argparse.Namespace, overrides: Overrides) -> int:
     from autograder.hub.setup import Options, SetupError, setup
 
     if overrides:
@@ -27,11 +32,10 @@ def cmd_hub_setup(args: argparse.Namespace, overrides: list[str]) -> int:
         return EXIT_USAGE
 
 
-def cmd_doctor(args: argparse.Namespace, overrides: list[str]) -> int:
-    from autograder.cli import find_course
+def cmd_doctor(args: argparse.Namespace, overrides: Overrides) -> int:
     from autograder.hub.doctor import diagnose, report
 
-    course = find_course(args.course)
+    course = args.find_course(args.course)  # the CLI's own rule (--course, the working directory, the checkout)
     return report(course, diagnose(course))
 
 
@@ -49,7 +53,7 @@ def before_grading(course: Path, command: str, argv: list[str]) -> int | None:
     return leak_check(course, command)
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction, find_course: Callable[[str | None], Path]) -> None:
     from autograder.hub.jupyter_files import SYSTEM_JUPYTER
 
     hub = sub.add_parser("hub", help="set a course up for JupyterHub (as root)")
@@ -79,4 +83,4 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                                      f"Exit 1 when something would leak or break grading. grade and serve run the "
                                      f"leak check first (and exit {EXIT_UNSAFE} when the exchange is shared).")
     doc.add_argument("--course")
-    doc.set_defaults(func=cmd_doctor)
+    doc.set_defaults(func=cmd_doctor, find_course=find_course)

@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from autograder.hub.accounts import NOBODY, Account, AccountError, can_execute, user_name
+from autograder.hub.configured import course_id as configured_course_id
+from autograder.hub.configured import exchange_root, state_dir
 from autograder.hub.deployment import Deployment
 from autograder.hub.exposure import Exposure
 from autograder.hub.findings import BREAK, LEAK, OK, WARN, Finding
@@ -94,8 +96,8 @@ def ownership(course: Path) -> list[Finding]:
 def exchange(course: Path, cfg: Any) -> list[Finding]:
     from autograder.hub import exchange_dirs
 
-    root = Path(cfg.Exchange.get("root", "/usr/local/share/nbgrader/exchange"))
-    course_id = cfg.CourseDirectory.get("course_id", "") or "course"
+    root = exchange_root(cfg)
+    course_id = configured_course_id(cfg)
     with contextlib.suppress(ValueError):
         root.resolve().relative_to(course.resolve())
         return [Finding(OK, f"exchange {root} is inside the course (one machine, one user): not checked")]
@@ -198,7 +200,7 @@ def page_policy(course: Path) -> list[Finding]:
 
 def service(course: Path, cfg: Any) -> list[Finding]:
     """Is ``zengrad-kit serve`` running on this course (it holds its lock), and what does its status say."""
-    folder = course / str(cfg.GradingService.get("state_dir", "service"))
+    folder = course / state_dir(cfg)
     lock = folder / "lock"
     if not lock.exists():
         return [Finding(OK, "the grading service has never run on this course (optional: zengrad-kit serve)")]
@@ -250,7 +252,7 @@ def diagnose(course: Path) -> list[Finding]:
 
     cfg = course_config(course)
     deployment = Deployment.read(course)
-    found = leaks(course, str(cfg.GradingService.get("state_dir", "service")))
+    found = leaks(course, state_dir(cfg))
     found += ownership(course)
     found += exchange(course, cfg)
     found += gradebook(course)

@@ -14,14 +14,17 @@ import contextlib
 import sys
 from pathlib import Path
 
+from traitlets.config import Config
+
+from autograder.hub.configured import exchange_root, state_dir
 from autograder.hub.findings import Finding
 
 EXIT_UNSAFE = 5  # grade/serve: the course's secrets are readable by others on a shared exchange; nothing was done
 
 
-def shared_exchange(course: Path, cfg: object) -> Path | None:
+def shared_exchange(course: Path, cfg: Config) -> Path | None:
     """The exchange root when it is outside the course (shared with other users), else None."""
-    root = Path(cfg.Exchange.get("root", "/usr/local/share/nbgrader/exchange"))  # type: ignore[attr-defined]
+    root = exchange_root(cfg)
     with contextlib.suppress(ValueError):
         root.resolve().relative_to(course.resolve())
         return None
@@ -34,7 +37,7 @@ def leak_check(course: Path, command: str) -> int | None:
     from autograder.hub.doctor import leaks
 
     cfg = course_config(course)
-    found: list[Finding] = leaks(course, str(cfg.GradingService.get("state_dir", "service")))
+    found: list[Finding] = leaks(course, state_dir(cfg))
     if not found:
         return None
     shared = shared_exchange(course, cfg)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from autograder.hub import exchange_dirs, jupyter_files
 from autograder.hub.accounts import NOBODY, Account, AccountError, can_execute, group_members, group_name
+from autograder.hub.configured import course_id as configured_course_id
 from autograder.hub.deployment import HUB_DIR, Deployment
 from autograder.hub.layout import SECRET_ENTRIES
 
@@ -150,7 +151,7 @@ def setup(opts: Options) -> int:
     check_interpreters(grader, student_python if student_python and student_python.exists() else None)
 
     print("2. the course's hub record")
-    course_id = opts.course_id or course_config(course).CourseDirectory.get("course_id", "") or "zengrad"
+    course_id = opts.course_id or configured_course_id(course_config(course), "zengrad")
     deployment = Deployment(course_id=course_id, exchange=str(exchange), grader=grader.name,
                             student_jupyter=str(opts.jupyter_dir),
                             student_python=str(student_python) if student_python else None,
