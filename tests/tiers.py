@@ -41,6 +41,12 @@ SLOW: dict[str, str] = {  # node id prefix -> why
     "tests/test_doctor.py::test_grade": "zengrad-kit grade as another user",
     "tests/test_doctor.py::test_hub_setup": "zengrad-kit hub setup",
     "tests/test_feedback_html.py::test_a_course_page": "nbgrader's feedback of a graded notebook",
+    "tests/test_service.py::test_a_submission_in_someone_elses_name": "a real service grades two students",
+    "tests/test_ps4.py::test_the_notebooks_demo_reaches": "trains the demo's spiral MLP (20 s)",
+    "tests/test_ps4.py::test_reference_reaches_the_training_target": "trains the reference MLP",
+    "tests/test_ps3.py::test_reference_reaches_the_training_target": "trains the reference MLP",
+    "tests/test_ref_extras.py::test_seeded_moons_training": "trains the moons MLP",
+    "tests/test_pieces.py::test_the_ps3_checks_pass_the_pieces": "every ps3 check on the reference pieces (20 s)",
 }
 
 
