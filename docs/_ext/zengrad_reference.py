@@ -700,7 +700,8 @@ def tests_reference() -> str:
         rows.append([code(path.relative_to(REPO).as_posix()), str(tests), inline(tiers), rst_to_md(doc)])
     return "\n".join([_generated_note("tests/test_*.py"),
                       "*tests* counts the test functions (a parametrized one runs several times); *marked* counts "
-                      "the tests (or `pytestmark`) that carry a tier's mark.\n",
+                      "the tests (or `pytestmark`) that carry a tier's mark in the file; `tests/tiers.py` makes more of "
+                      "them slow by rule when the suite is collected.\n",
                       table(["file", "tests", "marked", "what it shows"], rows), ""])
 
 
