@@ -12,7 +12,7 @@ from traitlets.config import Config
 
 def exchange_root(cfg: Config) -> Path:
     """The exchange root the course's configuration sets (nbgrader's ``Exchange`` reads it, with its default)."""
-    from nbgrader.exchange.abc import Exchange
+    from nbgrader.exchange.default.exchange import Exchange
 
     return Path(Exchange(config=cfg).root)
 
