@@ -90,6 +90,8 @@ def test_demo_end_to_end_from_any_directory(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     assert "every role ended as expected" in run.stdout and "## Needs a look" in run.stdout
     assert "submit-time feedback (zengrad-kit serve)" in run.stdout and "(mul_test 0" in run.stdout
+    # nbgrader's own log (each broken notebook's traceback included) goes to each outcome's log, not the console
+    assert "[AutogradeApp" not in run.stdout + run.stderr and "SAWarning" not in run.stderr, run.stderr[-2000:]
     reports = tmp_path / "demo" / "reports"
     outcomes = json.loads((reports / "outcomes.json").read_text())["outcomes"]
     kinds = {o["error_kind"] for o in outcomes}

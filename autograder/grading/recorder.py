@@ -13,6 +13,8 @@ files the course holds (:attr:`~autograder.grading.private.Graded.digest`).
 
 from __future__ import annotations
 
+import logging
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -59,6 +61,9 @@ class RecordingSession(GradingSession):
                     [SaveAutoGrades, AssignLatePenalties, CheckCellMetadata])
         self.app.config.Autograde.sanitize_preprocessors = []
         self.app.config.Autograde.autograde_preprocessors = [ApplyGraded, *tail]
+        for handler in self.app.log.handlers:  # nbgrader's log is kept in each outcome; the console shows progress
+            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+                handler.setLevel(logging.CRITICAL)
 
     def record(self, job: Job, graded: Graded) -> Outcome:
         """Write one worker's result into the real gradebook (and autograded/, feedback/); its outcome.
@@ -72,7 +77,9 @@ class RecordingSession(GradingSession):
             outcome.fail(oc.AUTOGRADE_FAILED, "the worker's result is not this submission's: it graded other "
                                               "files than submitted/ holds (changed during the run?); grade again")
             return outcome
-        outcome = self.grade(job, {GRADED: dict(graded.notebooks)})
+        with warnings.catch_warnings():  # nbgrader's api.py warns of its own session autoflush on every new row
+            warnings.filterwarnings("ignore", message=".* not in session, add operation along")
+            outcome = self.grade(job, {GRADED: dict(graded.notebooks)})
         remote = graded.outcome
         outcome.log = remote.log + ("\n" + outcome.log if outcome.log else "")
         outcome.seconds, outcome.attempts, outcome.timings = remote.seconds, remote.attempts, remote.timings
